@@ -1,0 +1,8 @@
+package main
+
+import "github.com/spf13/cobra"
+
+// subcommands lists smtpsh's commands; `completion` and `help` come from cobra.
+func subcommands() []*cobra.Command {
+	return []*cobra.Command{}
+}
