@@ -64,9 +64,9 @@ func TestParseEHLORealServers(t *testing.T) {
 		},
 		{
 			// RFC 5321 D.1: SIZE without a number means no fixed limit.
-			name:     "RFC 5321 D.1",
-			in:       "250-foo.com greets bar.com\r\n250-8BITMIME\r\n250-SIZE\r\n250-DSN\r\n250 HELP\r\n",
-			domain:   "foo.com", greeting: "greets bar.com",
+			name:   "RFC 5321 D.1",
+			in:     "250-foo.com greets bar.com\r\n250-8BITMIME\r\n250-SIZE\r\n250-DSN\r\n250 HELP\r\n",
+			domain: "foo.com", greeting: "greets bar.com",
 			keywords: []string{"8BITMIME", "SIZE", "DSN", "HELP"},
 			size:     0, sizeOK: true,
 		},
