@@ -514,7 +514,7 @@ func (p *parser) parseGap(line string, i int) (Event, error) {
 		return Event{}, err
 	}
 	count, perr := strconv.ParseInt(n, 10, 64)
-	if perr != nil || count < 0 || n[0] == '+' || line[start] == '"' {
+	if perr != nil || n == "" || n[0] < '0' || n[0] > '9' || line[start] == '"' {
 		return Event{}, p.errAt(start+1, "expected a number of bytes, not %q", n)
 	}
 	if line[i:] != " bytes" {

@@ -63,10 +63,10 @@ func redactAuth(line string, redacted bool) (string, bool) {
 		return line, redacted
 	}
 	out := line[:len(line)-len(ir)] + redactedMark
-	if !redactedForm(out) {
-		// The mechanism itself holds bytes that cannot be written raw:
-		// hide the whole line rather than mark something Parse would
-		// not recognise.
+	if !redactedForm(out) || len(out) > MaxTextBytes {
+		// The mechanism itself holds bytes that cannot be written raw,
+		// or the line is at the limit: hide the whole line rather than
+		// mark something Parse would not recognise or could not read.
 		out = redactedMark
 	}
 	return out, true

@@ -379,6 +379,7 @@ func TestParseErrors(t *testing.T) {
 		{"tls attr not key=value", h + "*: tls TLSv1.3 X CN\n", 2, 18, "expected key=value"},
 		{"close bad side", h + "*: close both\n", 2, 10, "side must be client, server or unknown"},
 		{"gap negative", h + "*: gap client -5 bytes\n", 2, 15, "expected a number of bytes"},
+		{"gap minus zero", h + "*: gap client -0 bytes\n", 2, 15, "expected a number of bytes"},
 		{"gap no unit", h + "*: gap client 5\n", 2, 16, "\" bytes\""},
 		{"gap wrong unit", h + "*: gap client 5 packets\n", 2, 16, "\" bytes\""},
 		{"meta bad started", h + "# started: yesterday\n", 2, 3, "RFC 3339"},
