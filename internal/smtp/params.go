@@ -29,6 +29,14 @@ func (p Param) String() string {
 	return p.Keyword + "=" + p.Value
 }
 
+// Known reports whether the keyword is one smtpsh knows (SIZE, BODY, …).
+// An unknown parameter is well-formed but a server that does not recognise
+// it answers 555 (RFC 5321 §4.1.1.11).
+func (p Param) Known() bool {
+	_, ok := knownParam(p.Keyword)
+	return ok
+}
+
 // Params is the ordered list of a command's ESMTP parameters. The typed
 // accessors read the values the parser validated; on a list built by hand
 // they report ok=false for a value that does not parse.

@@ -186,3 +186,14 @@ func FuzzXtext(f *testing.F) {
 		}
 	})
 }
+
+func TestParamKnown(t *testing.T) {
+	for _, tc := range []struct {
+		kw   string
+		want bool
+	}{{"SIZE", true}, {"body", true}, {"MT-PRIORITY", true}, {"NOTIFY", true}, {"FROB", false}, {"XVERP", false}} {
+		if got := (Param{Keyword: tc.kw}).Known(); got != tc.want {
+			t.Errorf("Param{%q}.Known() = %v, want %v", tc.kw, got, tc.want)
+		}
+	}
+}
