@@ -532,11 +532,10 @@ func (p *parser) parseMeta(line string) error {
 	// Editors strip trailing blanks, so values never end in one (the
 	// writer quotes those that do).
 	line = strings.TrimRight(line, " \t")
-	i := 1
 	if !strings.HasPrefix(line, "# ") || metaKeyEnd(line, 2) < 0 {
 		return nil
 	}
-	i = 2
+	i := 2
 	for {
 		end := metaKeyEnd(line, i)
 		if end < 0 {

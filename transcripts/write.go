@@ -136,7 +136,8 @@ func appendOffset(b []byte, d time.Duration) []byte {
 		digits--
 	}
 	b = append(b, '.')
-	s := strconv.AppendInt(nil, frac, 10)
+	var buf [9]byte
+	s := strconv.AppendInt(buf[:0], frac, 10)
 	for range digits - len(s) {
 		b = append(b, '0')
 	}
