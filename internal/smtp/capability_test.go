@@ -15,7 +15,7 @@ func readReply(t *testing.T, in string) *Reply {
 	return r
 }
 
-func TestParseEHLORealServers(t *testing.T) {
+func TestCapabilitiesRealServers(t *testing.T) {
 	tests := []struct {
 		name     string
 		in       string
@@ -128,7 +128,7 @@ func TestCapabilitiesLookup(t *testing.T) {
 	}
 }
 
-func TestParseEHLOWarnings(t *testing.T) {
+func TestCapabilitiesWarnings(t *testing.T) {
 	tests := []struct {
 		name string
 		in   string
@@ -176,14 +176,14 @@ func TestParseEHLOWarnings(t *testing.T) {
 
 // Columns are counted in the line as received even when an enhanced code
 // was stripped from it.
-func TestParseEHLOColumnsWithEnhancedCode(t *testing.T) {
+func TestCapabilitiesColumnsWithEnhancedCode(t *testing.T) {
 	_, ws := ParseEHLO(readReply(t, "250-2.0.0 mx\r\n250 2.0.0 X_Y\r\n"))
 	if len(ws) != 1 || ws[0].Column != 12 {
 		t.Errorf("warnings %v, want one at column 12", ws)
 	}
 }
 
-func TestParseEHLOHandBuiltReply(t *testing.T) {
+func TestCapabilitiesHandBuiltReply(t *testing.T) {
 	c, ws := ParseEHLO(&Reply{Code: 250, Lines: []string{"lab.smtpsh.test", "SIZE 0", "AUTH PLAIN"}})
 	if ws != nil || c.Domain != "lab.smtpsh.test" {
 		t.Errorf("got %+v, %v", c, ws)

@@ -235,7 +235,7 @@ func TestDotReaderErrors(t *testing.T) {
 	})
 }
 
-func TestDataWarningString(t *testing.T) {
+func TestDotDataWarningString(t *testing.T) {
 	w := DataWarning{Kind: AmbiguousEnd, Offset: 12, Line: 3, Form: "\n.\r\n"}
 	if got, want := w.String(), `line 3, offset 12: ambiguous end of data "\n.\r\n"`; got != want {
 		t.Errorf("String() = %q, want %q", got, want)
