@@ -220,7 +220,7 @@ func (kb *KB) loadEnhanced(f []string) error {
 	}
 	sd, ok := strings.CutPrefix(f[0], "X.")
 	if !ok {
-		return fmt.Errorf("code %q does not start with X.", f[0])
+		return fmt.Errorf("code %q does not start with \"X.\"", f[0])
 	}
 	c, err := smtp.ParseEnhancedCode("2." + sd)
 	if err != nil {
