@@ -2,6 +2,7 @@ package smtp
 
 import (
 	"bufio"
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -30,9 +31,12 @@ type Reply struct {
 	// reading; nil for a clean reply.
 	Warnings []Warning
 
-	// raw holds the lines as received, without line endings; nil for a
-	// reply built by hand.
-	raw []string
+	// wire holds the lines as received; line i is
+	// wire[starts[i]:ends[i]], without its line ending. Offsets rather
+	// than strings keep reading free of per-line pointer writes.
+	wire         string
+	starts, ends []int
+	fromWire     bool
 }
 
 // Warning describes a tolerated deviation from the protocol: the input was
@@ -92,12 +96,19 @@ func (r *Reply) String() string {
 // reply that was not read from the wire it returns the lines String would
 // write.
 func (r *Reply) Raw() []string {
-	if r.raw != nil {
-		return r.raw
+	if r.fromWire {
+		raw := make([]string, len(r.ends))
+		for i := range r.ends {
+			raw[i] = r.rawLine(i)
+		}
+		return raw
 	}
 	s := r.String()
 	return strings.Split(s, "\n")
 }
+
+// rawLine returns line i as received.
+func (r *Reply) rawLine(i int) string { return r.wire[r.starts[i]:r.ends[i]] }
 
 // WriteTo writes the reply in wire form with CRLF line endings. It refuses
 // a reply that WriteReply would refuse.
@@ -203,6 +214,9 @@ const (
 	// maxResync bounds how many bytes are skipped to get back in step
 	// after an over-long line or reply.
 	maxResync = 1 << 20
+	// maxReplyText bounds the bytes beyond the current reply copied for
+	// the replies that follow it.
+	maxReplyText = 8192
 )
 
 // ReplyReader reads server replies from a byte stream.
@@ -224,10 +238,16 @@ type ReplyReader struct {
 	br  *bufio.Reader
 	lim ReplyLimits
 
-	// buf and ends hold the current reply's lines as received; reused.
-	buf  []byte
-	ends []int
-	lfs  []bool // whether line i ended in a bare LF
+	// buf holds the current reply's lines as received; reused.
+	buf []byte
+	lfs []bool // whether line i ended in a bare LF
+
+	// text is a string copy of bytes that were buffered when a reply was
+	// last read whole from the buffer; text[textOff:] is what followed it.
+	// Replies that arrive together share it: one allocation per buffer
+	// fill rather than per reply.
+	text    string
+	textOff int
 }
 
 // NewReplyReader returns a reader of replies from r, bounded by lim (nil for
@@ -275,13 +295,19 @@ func (rr *ReplyReader) ReadReply() (*Reply, error) {
 }
 
 // ReadReplyInto reads one reply into r, reusing r's slices, so that a
-// steady stream of replies read into one Reply costs a single allocation
-// per reply (the string holding its text) whatever its number of lines.
-// Strings from earlier replies stay valid. Errors are as for ReadReply.
+// steady stream of replies read into one Reply costs no allocation per line
+// and, when replies arrive together, less than one per reply: the strings
+// of replies read from one buffer fill share one copy of it. Strings from
+// earlier replies stay valid. Errors are as for ReadReply.
 func (rr *ReplyReader) ReadReplyInto(r *Reply) error {
 	r.Code, r.Enhanced = 0, EnhancedCode{}
-	r.Lines, r.Warnings, r.raw = r.Lines[:0], r.Warnings[:0], r.raw[:0]
-	rr.buf, rr.ends, rr.lfs = rr.buf[:0], rr.ends[:0], rr.lfs[:0]
+	r.Lines, r.Warnings = r.Lines[:0], r.Warnings[:0]
+	r.wire, r.fromWire = "", true
+	if rr.readBuffered(r) {
+		return rr.finish(r)
+	}
+	r.starts, r.ends = r.starts[:0], r.ends[:0]
+	rr.buf, rr.lfs = rr.buf[:0], rr.lfs[:0]
 
 	for n := 1; ; n++ {
 		line, err := rr.br.ReadSlice('\n')
@@ -296,7 +322,7 @@ func (rr *ReplyReader) ReadReplyInto(r *Reply) error {
 			if err == nil && e.Resynced && more {
 				e.Resynced, err = rr.skipReply()
 			}
-			rr.finish(r)
+			rr.finishBuf(r)
 			if err != nil && err != io.EOF {
 				return &ReplyError{Line: n, Err: errors.Join(e, err)}
 			}
@@ -309,7 +335,7 @@ func (rr *ReplyReader) ReadReplyInto(r *Reply) error {
 			if err == io.EOF {
 				err = io.ErrUnexpectedEOF
 			}
-			rr.finish(r)
+			rr.finishBuf(r)
 			return &ReplyError{Line: n, Err: err}
 		}
 		if n > rr.lim.MaxLines {
@@ -318,7 +344,7 @@ func (rr *ReplyReader) ReadReplyInto(r *Reply) error {
 			if len(line) >= 4 && line[3] == '-' {
 				e.Resynced, err = rr.skipReply()
 			}
-			rr.finish(r)
+			rr.finishBuf(r)
 			if err != nil && err != io.EOF {
 				return &ReplyError{Line: n, Err: errors.Join(e, err)}
 			}
@@ -330,8 +356,9 @@ func (rr *ReplyReader) ReadReplyInto(r *Reply) error {
 			line = line[:len(line)-1]
 			bareLF = false
 		}
+		r.starts = append(r.starts, len(rr.buf))
 		rr.buf = append(rr.buf, line...)
-		rr.ends = append(rr.ends, len(rr.buf))
+		r.ends = append(r.ends, len(rr.buf))
 		rr.lfs = append(rr.lfs, bareLF)
 		// A line continues the reply only with "-" after its code; any
 		// other shape, malformed ones included, ends it (RFC 5321 §4.2.1).
@@ -339,23 +366,70 @@ func (rr *ReplyReader) ReadReplyInto(r *Reply) error {
 			break
 		}
 	}
+	return rr.finishBuf(r)
+}
+
+// finishBuf is finish for lines gathered in rr.buf.
+func (rr *ReplyReader) finishBuf(r *Reply) error {
+	r.wire = string(rr.buf)
 	return rr.finish(r)
 }
 
-// finish converts the lines gathered so far into r and returns the first
-// error found in them.
+// readBuffered reads a reply that is already whole in the bufio.Reader's
+// buffer, the usual case, with a single copy; it leaves everything to the
+// line-by-line path (and returns false) when the reply is not all there or
+// any line needs a limit checked.
+func (rr *ReplyReader) readBuffered(r *Reply) bool {
+	buf, _ := rr.br.Peek(rr.br.Buffered())
+	r.starts, r.ends, rr.lfs = r.starts[:0], r.ends[:0], rr.lfs[:0]
+	off := 0
+	for range rr.lim.MaxLines {
+		i := bytes.IndexByte(buf[off:], '\n')
+		if i < 0 || i+1 > rr.lim.MaxLineLength {
+			return false
+		}
+		end, bare := off+i, true
+		if i > 0 && buf[end-1] == '\r' {
+			end, bare = end-1, false
+		}
+		r.starts = append(r.starts, off)
+		r.ends = append(r.ends, end)
+		rr.lfs = append(rr.lfs, bare)
+		line := buf[off:end]
+		off += i + 1
+		if len(line) < 4 || line[3] != '-' {
+			// The cached copy is used only if it holds these very bytes,
+			// so a caller reading the shared bufio.Reader in between
+			// cannot make it stale.
+			if rest := rr.text[rr.textOff:]; len(rest) >= off && rest[:off] == string(buf[:off]) {
+				r.wire = rest[:off]
+				rr.textOff += off
+			} else {
+				// Copy what is buffered, within reason: a shared reader
+				// may hold a large message after the reply.
+				n := min(len(buf), max(off, maxReplyText))
+				rr.text, rr.textOff = string(buf[:n]), off
+				r.wire = rr.text[:off]
+			}
+			// Offsets are relative to buf; r.wire starts at buf[0].
+			rr.br.Discard(off)
+			return true
+		}
+	}
+	return false
+}
+
+// finish parses the lines gathered in r.wire and returns the first error
+// found in them.
 func (rr *ReplyReader) finish(r *Reply) error {
-	s := string(rr.buf)
-	plain := !hasNonText(s)
+	s := r.wire
 	var first error
-	start := 0
-	for i, end := range rr.ends {
-		raw := s[start:end]
-		start = end
-		r.raw = append(r.raw, raw)
+	for i := range r.ends {
+		raw := s[r.starts[i]:r.ends[i]]
+		plain := !hasNonText(raw)
 		n := i + 1
-		rl, err := parseReplyLine(raw, plain)
-		if err != nil {
+		var rl ReplyLine
+		if err := parseReplyLine(&rl, raw, plain); err != nil {
 			if first == nil {
 				first = &ReplyError{Line: n, Err: err}
 			}
@@ -394,9 +468,9 @@ func (rr *ReplyReader) finish(r *Reply) error {
 	}
 	for i, bare := range rr.lfs {
 		if bare {
-			r.Warnings = append(r.Warnings, Warning{i + 1, len(r.raw[i]) + 1, "line ends in a bare LF instead of CRLF (RFC 5321 §2.3.8)"})
+			r.Warnings = append(r.Warnings, Warning{i + 1, len(r.rawLine(i)) + 1, "line ends in a bare LF instead of CRLF (RFC 5321 §2.3.8)"})
 		}
-		if l := len(r.raw[i]) + 2; l > rfcReplyLineLength {
+		if l := len(r.rawLine(i)) + 2; l > rfcReplyLineLength {
 			r.Warnings = append(r.Warnings, Warning{i + 1, rfcReplyLineLength - 1, fmt.Sprintf("reply line is %d octets with CRLF, over the %d RFC 5321 §4.5.3.1.5 allows", l, rfcReplyLineLength)})
 		}
 	}

@@ -406,6 +406,26 @@ func TestNewReplyReaderSharesBufio(t *testing.T) {
 	}
 }
 
+// Replies that arrive together share one copy of the buffer; reading the
+// shared bufio.Reader in between must not make the next reply stale.
+func TestReplySharedBufferCopy(t *testing.T) {
+	in := "250 first\r\nDATA-ISH BYTES\r\n250 second\r\n354 go ahead\r\n"
+	br := bufio.NewReaderSize(strings.NewReader(in), 4096)
+	rr := NewReplyReader(br, nil)
+	var r Reply
+	if err := rr.ReadReplyInto(&r); err != nil || r.Text() != "first" {
+		t.Fatalf("first: %q, %v", r.Text(), err)
+	}
+	if l, _ := br.ReadString('\n'); l != "DATA-ISH BYTES\r\n" {
+		t.Fatalf("caller read %q", l)
+	}
+	for _, want := range []string{"250 second", "354 go ahead"} {
+		if err := rr.ReadReplyInto(&r); err != nil || r.String() != want || r.Raw()[0] != want {
+			t.Errorf("got %q (raw %q), %v; want %q", r.String(), r.Raw(), err, want)
+		}
+	}
+}
+
 func TestReplyString(t *testing.T) {
 	tests := []struct {
 		name string
@@ -497,7 +517,7 @@ func TestReplyGolden(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			got := dumpReplies(in)
+			got := dumpReplies(bytes.NewReader(in), nil)
 			golden := strings.TrimSuffix(f, ".txt") + ".golden"
 			if *update {
 				if err := os.WriteFile(golden, got, 0o644); err != nil {
@@ -516,10 +536,10 @@ func TestReplyGolden(t *testing.T) {
 	}
 }
 
-func dumpReplies(in []byte) []byte {
+func dumpReplies(in io.Reader, lim *ReplyLimits) []byte {
 	var b bytes.Buffer
-	rr := NewReplyReader(bytes.NewReader(in), nil)
-	for i := 1; ; i++ {
+	rr := NewReplyReader(in, lim)
+	for i := 1; i < 1<<20; i++ {
 		r, err := rr.ReadReply()
 		if err == io.EOF {
 			break
@@ -561,6 +581,13 @@ func FuzzReadReply(f *testing.F) {
 	}
 	lim := ReplyLimits{MaxLineLength: 64, MaxLines: 8}
 	f.Fuzz(func(t *testing.T, in []byte) {
+		// Replies whole in the buffer take a faster path than those read
+		// a byte at a time; both must give the same result.
+		whole := dumpReplies(bytes.NewReader(in), &lim)
+		bytewise := dumpReplies(iotest.OneByteReader(bytes.NewReader(in)), &lim)
+		if !bytes.Equal(whole, bytewise) {
+			t.Fatalf("buffered and byte-by-byte reads differ:\n%s\n---\n%s", whole, bytewise)
+		}
 		rr := NewReplyReader(bytes.NewReader(in), &lim)
 		for range len(in) + 1 {
 			r, err := rr.ReadReply()
@@ -570,10 +597,11 @@ func FuzzReadReply(f *testing.F) {
 			if r == nil {
 				t.Fatalf("error %v with no reply", err)
 			}
-			if len(r.raw) > lim.MaxLines {
-				t.Fatalf("%d lines kept, limit %d", len(r.raw), lim.MaxLines)
+			raw := r.Raw()
+			if len(raw) > lim.MaxLines {
+				t.Fatalf("%d lines kept, limit %d", len(raw), lim.MaxLines)
 			}
-			for _, l := range r.raw {
+			for _, l := range raw {
 				if len(l) > lim.MaxLineLength {
 					t.Fatalf("line of %d octets kept, limit %d", len(l), lim.MaxLineLength)
 				}

@@ -21,41 +21,46 @@ type ReplyLine struct {
 // An enhanced status code is split out of the text only when it is followed
 // by a space or ends the line, and its class matches the reply's first digit.
 func ParseReplyLine(line string) (ReplyLine, error) {
-	return parseReplyLine(line, false)
+	var rl ReplyLine
+	if err := parseReplyLine(&rl, line, false); err != nil {
+		return ReplyLine{}, err
+	}
+	return rl, nil
 }
 
 // parseReplyLine is ParseReplyLine; plain says the caller has checked that
 // line holds no byte below 0x20 or above 0x7e (see hasNonText), so the text
-// need not be scanned again.
-func parseReplyLine(line string, plain bool) (ReplyLine, error) {
+// need not be scanned again. It fills *rl, which must be zero, rather than
+// return a copy: a reader calls it for every line.
+func parseReplyLine(rl *ReplyLine, line string, plain bool) error {
 	const what = "reply"
 	if len(line) < 3 {
-		return ReplyLine{}, syntaxErr(what, len(line)+1, "a reply line starts with a three-digit code; got %d byte(s)", len(line))
+		return syntaxErr(what, len(line)+1, "a reply line starts with a three-digit code; got %d byte(s)", len(line))
 	}
 	if line[0] < '2' || line[0] > '5' {
-		return ReplyLine{}, syntaxErr(what, 1, "reply code must start with 2, 3, 4 or 5")
+		return syntaxErr(what, 1, "reply code must start with 2, 3, 4 or 5")
 	}
 	if line[1] < '0' || line[1] > '5' {
-		return ReplyLine{}, syntaxErr(what, 2, "second digit of a reply code must be 0 to 5")
+		return syntaxErr(what, 2, "second digit of a reply code must be 0 to 5")
 	}
 	if line[2] < '0' || line[2] > '9' {
-		return ReplyLine{}, syntaxErr(what, 3, "third digit of a reply code must be 0 to 9")
+		return syntaxErr(what, 3, "third digit of a reply code must be 0 to 9")
 	}
-	rl := ReplyLine{Code: int(line[0]-'0')*100 + int(line[1]-'0')*10 + int(line[2]-'0')}
+	rl.Code = int(line[0]-'0')*100 + int(line[1]-'0')*10 + int(line[2]-'0')
 	if len(line) == 3 {
-		return rl, nil
+		return nil
 	}
 	switch line[3] {
 	case '-':
 		rl.More = true
 	case ' ':
 	default:
-		return ReplyLine{}, syntaxErr(what, 4, "expected a space or '-' after the reply code, found %q", line[3:4])
+		return syntaxErr(what, 4, "expected a space or '-' after the reply code, found %q", line[3:4])
 	}
 	text := line[4:]
 	if !plain {
 		if i := indexControl(text); i >= 0 {
-			return ReplyLine{}, syntaxErr(what, 5+i, "control character %q in reply text", text[i])
+			return syntaxErr(what, 5+i, "control character %q in reply text", text[i])
 		}
 	}
 	rl.Text = text
@@ -68,7 +73,7 @@ func parseReplyLine(line string, plain bool) (ReplyLine, error) {
 			rl.Text = text[n:]
 		}
 	}
-	return rl, nil
+	return nil
 }
 
 // Masks for testing the eight bytes of a word at once (see "Bit Twiddling
