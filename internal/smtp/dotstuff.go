@@ -75,14 +75,20 @@ func (d *dotWriter) Write(p []byte) (int, error) {
 		case c == '.' && d.lineStart:
 			d.buf = append(d.buf, '.')
 		}
-		// Copy the run of ordinary bytes up to the next line break in one go.
-		j := i
-		for j < len(p) && p[j] != '\r' && p[j] != '\n' && len(d.buf) < cap(d.buf) {
-			d.buf = append(d.buf, p[j])
-			j++
+		// Copy the run of ordinary bytes up to the next line break in one
+		// go; p[i] is not one, and the buffer has room for it.
+		rest := p[i:]
+		k := bytes.IndexByte(rest, '\n')
+		if k < 0 {
+			k = len(rest)
 		}
+		if c := bytes.IndexByte(rest[:k], '\r'); c >= 0 {
+			k = c
+		}
+		k = min(k, cap(d.buf)-len(d.buf))
+		d.buf = append(d.buf, rest[:k]...)
 		d.lineStart = false
-		i = j
+		i += k
 	}
 	return len(p), nil
 }

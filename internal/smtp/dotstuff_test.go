@@ -413,6 +413,7 @@ func BenchmarkDotWriter(b *testing.B) {
 	data := body.Bytes()
 	b.SetBytes(int64(len(data)))
 	b.ReportAllocs()
+	b.ResetTimer()
 	for range b.N {
 		w := NewDotWriter(io.Discard)
 		w.Write(data)
