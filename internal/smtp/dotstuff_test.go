@@ -242,6 +242,25 @@ func TestDotDataWarningString(t *testing.T) {
 	}
 }
 
+// Unstuffing then stuffing a canonically stuffed, CRLF-clean input gives it
+// back, and the helper tells canonical inputs from others.
+func TestDotUnstuffStuff(t *testing.T) {
+	for _, in := range []string{".\r\n", "a\r\n.\r\n", "..x\r\n...\r\n..\r\n.\r\n", "a.b\r\n\r\n.\r\n"} {
+		if !canonicallyStuffed([]byte(in)) {
+			t.Errorf("%q not seen as canonical", in)
+		}
+		got, _, _, err := readDot(in, nil, 4096, 4096, false)
+		if err != nil || string(stuff([]byte(got))) != in {
+			t.Errorf("stuff(unstuff(%q)) = %q, %v", in, stuff([]byte(got)), err)
+		}
+	}
+	for _, in := range []string{".x\r\n.\r\n", "a\r\n. \r\n.\r\n"} {
+		if canonicallyStuffed([]byte(in)) {
+			t.Errorf("%q seen as canonical", in)
+		}
+	}
+}
+
 // Writing then reading returns any CRLF-clean body (with a final CRLF
 // added if missing), byte for byte and without warnings.
 func TestDotWriterReaderRoundTrip(t *testing.T) {
@@ -310,6 +329,19 @@ func stuff(body []byte) []byte {
 	return append(out, ".\r\n"...)
 }
 
+// canonicallyStuffed reports whether every line of raw but the final "."
+// that begins with '.' begins with "..", as a stuffer writes it; only then
+// does stuffing the unstuffed text give raw back.
+func canonicallyStuffed(raw []byte) bool {
+	lines := bytes.SplitAfter(raw, []byte("\r\n"))
+	for _, l := range lines[:len(lines)-2] { // the last two: ".\r\n" and ""
+		if len(l) > 0 && l[0] == '.' && (len(l) < 2 || l[1] != '.') {
+			return false
+		}
+	}
+	return true
+}
+
 // crlfClean reports whether b has no CR or LF outside CRLF pairs.
 func crlfClean(b []byte) bool {
 	return bytes.Count(b, []byte("\r")) == bytes.Count(b, []byte("\r\n")) &&
@@ -342,9 +374,7 @@ func FuzzDotReader(f *testing.F) {
 		}
 		if err == nil {
 			raw := in[:consumed]
-			canonical := !bytes.Contains(append([]byte("\r\n"), raw...), []byte("\r\n.")) ||
-				bytes.Equal(stuff(out), raw)
-			if crlfClean(raw) && canonical {
+			if crlfClean(raw) && canonicallyStuffed(raw) {
 				if got := stuff(out); !bytes.Equal(got, raw) {
 					t.Fatalf("stuff(unstuff(%q)) = %q", raw, got)
 				}
