@@ -37,6 +37,7 @@ func NewDotWriter(w io.Writer) io.WriteCloser {
 	return &dotWriter{w: w, buf: make([]byte, 0, dotWriterBuffer), lineStart: true}
 }
 
+// Write stuffs p; see NewDotWriter.
 func (d *dotWriter) Write(p []byte) (int, error) {
 	if d.err != nil {
 		return 0, d.err
@@ -191,6 +192,7 @@ type SmugglingError struct {
 	Warning DataWarning
 }
 
+// Error locates the ambiguous terminator and says why it matters.
 func (e *SmugglingError) Error() string {
 	return fmt.Sprintf("DATA: line %d, offset %d: %q looks like an end of data but only \"\\r\\n.\\r\\n\" is one (RFC 5321 §4.5.2); a lenient server would split the message here (SMTP smuggling)", e.Warning.Line, e.Warning.Offset, e.Warning.Form)
 }

@@ -273,8 +273,12 @@ func NewReplyReader(r io.Reader, lim *ReplyLimits) *ReplyReader {
 }
 
 // Reset makes rr read from r, discarding anything buffered, so one reader
-// (and its buffers) can serve connection after connection.
-func (rr *ReplyReader) Reset(r io.Reader) { rr.br.Reset(r) }
+// (and its buffers) can serve connection after connection. A *bufio.Reader
+// shared with the caller (see NewReplyReader) is reset too.
+func (rr *ReplyReader) Reset(r io.Reader) {
+	rr.br.Reset(r)
+	rr.text, rr.textOff = "", 0
+}
 
 // Buffered returns the number of bytes read from the connection but not yet
 // consumed as replies. It must be 0 before a STARTTLS handshake: anything
@@ -528,6 +532,7 @@ type ReplyError struct {
 	Err  error // what went wrong
 }
 
+// Error gives the line number and the underlying error.
 func (e *ReplyError) Error() string { return fmt.Sprintf("reply line %d: %v", e.Line, e.Err) }
 
 // Unwrap returns the underlying error.
@@ -544,6 +549,7 @@ type LineTooLongError struct {
 	Resynced bool  // the reader is at the start of the next line or reply
 }
 
+// Error says which line, the limit and whether the reader is still in step.
 func (e *LineTooLongError) Error() string {
 	s := fmt.Sprintf("line %d is longer than the %d-octet limit (%d octets seen)", e.Line, e.Limit, e.Length)
 	if !e.Resynced {
@@ -558,6 +564,7 @@ type TooManyLinesError struct {
 	Resynced bool // the rest of the reply was discarded
 }
 
+// Error gives the limit and whether the reader is still in step.
 func (e *TooManyLinesError) Error() string {
 	s := fmt.Sprintf("reply has more than %d lines", e.Limit)
 	if !e.Resynced {
@@ -572,6 +579,7 @@ type CodeMismatchError struct {
 	First, Got int
 }
 
+// Error names both codes and the rule broken.
 func (e *CodeMismatchError) Error() string {
 	return fmt.Sprintf("code %d differs from the reply's first code %d (RFC 5321 §4.2.1: every line of a reply has the same code)", e.Got, e.First)
 }
