@@ -1,6 +1,7 @@
 package smtp
 
 import (
+	"fmt"
 	"reflect"
 	"strings"
 	"testing"
@@ -194,4 +195,14 @@ func TestCapabilitiesHandBuiltReply(t *testing.T) {
 	if _, ws := ParseEHLO(nil); len(ws) != 1 {
 		t.Errorf("nil reply: warnings %v", ws)
 	}
+}
+
+func ExampleParseEHLO() {
+	r, _ := NewReplyReader(strings.NewReader("250-mx.example.org Hello client [192.0.2.7]\r\n"+
+		"250-SIZE 52428800\r\n250-AUTH PLAIN LOGIN\r\n250 STARTTLS\r\n"), nil).ReadReply()
+	c, _ := ParseEHLO(r)
+	size, _ := c.Size()
+	fmt.Println(c.Domain, c.Keywords(), c.AuthMechanisms(), size, c.Has("starttls"))
+	// Output:
+	// mx.example.org [SIZE AUTH STARTTLS] [PLAIN LOGIN] 52428800 true
 }

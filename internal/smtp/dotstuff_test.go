@@ -450,3 +450,29 @@ func BenchmarkDotWriter(b *testing.B) {
 		w.Close()
 	}
 }
+
+func ExampleNewDotReader() {
+	// A message hiding a second one behind "\n.\n", as SMTP smuggling does.
+	data := "Subject: hi\r\n\r\nhello\n.\nMAIL FROM:<spoof@example.com>\r\n.\r\n"
+	d := NewDotReader(bufio.NewReader(strings.NewReader(data)), nil)
+	body, err := io.ReadAll(d)
+	fmt.Printf("%q %v\n", body, err)
+	for _, w := range d.Warnings() {
+		fmt.Println(w)
+	}
+	// Output:
+	// "Subject: hi\r\n\r\nhello\n.\nMAIL FROM:<spoof@example.com>\r\n" <nil>
+	// line 3, offset 20: bare LF
+	// line 4, offset 20: ambiguous end of data "\n.\n"
+	// line 4, offset 22: bare LF
+}
+
+func ExampleNewDotWriter() {
+	var b strings.Builder
+	w := NewDotWriter(&b)
+	io.WriteString(w, "Subject: hi\n\n.signature\n")
+	w.Close()
+	fmt.Printf("%q\n", b.String())
+	// Output:
+	// "Subject: hi\r\n\r\n..signature\r\n.\r\n"
+}

@@ -639,3 +639,31 @@ func checkReplyRoundTrip(t *testing.T, r *Reply) {
 		}
 	}
 }
+
+func ExampleReplyReader() {
+	conn := strings.NewReader("250-mail.example.com\r\n250-SIZE 10240000\r\n250 CHUNKING\r\n" +
+		"554 5.7.1 <x@y>: Relay access denied\r\n")
+	rr := NewReplyReader(conn, nil)
+	for {
+		r, err := rr.ReadReply()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			fmt.Println("error:", err)
+			break
+		}
+		fmt.Printf("%d %q %q\n", r.Code, r.Enhanced, r.Lines)
+	}
+	// Output:
+	// 250 "" ["mail.example.com" "SIZE 10240000" "CHUNKING"]
+	// 554 "5.7.1" ["<x@y>: Relay access denied"]
+}
+
+func ExampleWriteReply() {
+	var b strings.Builder
+	WriteReply(&b, 550, EnhancedCode{5, 1, 1}, "<nobody@example.com>: Recipient address rejected:", "User unknown")
+	fmt.Printf("%q\n", b.String())
+	// Output:
+	// "550-5.1.1 <nobody@example.com>: Recipient address rejected:\r\n550 5.1.1 User unknown\r\n"
+}

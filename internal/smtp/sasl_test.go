@@ -2,6 +2,7 @@ package smtp
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -210,4 +211,12 @@ func TestSASLDecodeCRAMMD5Errors(t *testing.T) {
 	if err != nil || u != "tim smith" || d != rfc2195Digest {
 		t.Errorf("user with a space: %q %q %v", u, d, err)
 	}
+}
+
+func ExampleDecodePlain() {
+	// What a capture sees after "AUTH PLAIN " (RFC 4954 §4's example).
+	authzid, user, pass, err := DecodePlain("dGVzdAB0ZXN0ADEyMzQ=")
+	fmt.Printf("%q %q %q %v\n", authzid, user, pass, err)
+	// Output:
+	// "test" "test" "1234" <nil>
 }
