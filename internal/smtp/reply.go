@@ -538,10 +538,10 @@ func (e *ReplyError) Error() string { return fmt.Sprintf("reply line %d: %v", e.
 // Unwrap returns the underlying error.
 func (e *ReplyError) Unwrap() error { return e.Err }
 
-// LineTooLongError reports a line longer than the reader's limit. The
-// reader discards the rest of the line (and, for a reply, the rest of the
-// reply) so the conversation can go on; Resynced says whether it managed to
-// within its bound.
+// LineTooLongError reports a line longer than the reader's limit. A
+// ReplyReader discards the rest of the line and of the reply so the
+// conversation can go on; Resynced says whether it managed to within its
+// bound. A DotReader leaves that to its Discard method and sets Resynced.
 type LineTooLongError struct {
 	Limit    int   // the limit, in octets including the line ending
 	Line     int   // 1-based line number within the reply or message
