@@ -25,7 +25,7 @@ run: build
 test:
 	$(GO) test -skip '^TestPeer' ./...
 	@n=$$($(GO) test -list '^TestPeer' ./... | grep -c '^TestPeer' || true); \
-	  echo "make test left out $$n test(s) that need real peers (Postfix, swaks, smtplib, nmap, tshark, tinyproxy); make check runs them"
+	  echo "make test left out $$n test(s) that need real peers (TestPeer*: Postfix, swaks, smtplib, ...); make check runs them"
 
 # The whole suite with real peers: a missing peer fails (SMTPSH_PEERS=1), never skips.
 check: lint peers
