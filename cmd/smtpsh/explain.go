@@ -29,7 +29,12 @@ are taken as one unquoted reply line and joined with spaces.`,
   smtpsh explain "550 5.7.1 Relay access denied"
   smtpsh explain 550 5.7.1 Relay access denied
   smtpsh explain PIPELINING "AUTH PLAIN LOGIN"`,
-		Args: cobra.MinimumNArgs(1),
+		Args: func(_ *cobra.Command, args []string) error {
+			if len(args) == 0 {
+				return errors.New("explain what? give " + explain.Accepted)
+			}
+			return nil
+		},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			kb, err := explain.New()
 			if err != nil {

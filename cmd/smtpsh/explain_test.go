@@ -89,7 +89,7 @@ func TestExplainErrors(t *testing.T) {
 		args []string
 		want string // in the error
 	}{
-		{"no arguments", []string{}, "requires at least 1 arg"},
+		{"no arguments", []string{}, "explain what? give a reply code"},
 		{"unknown word", []string{"FOOBAR"}, `cannot explain "FOOBAR"`},
 		{"bad code", []string{"650"}, "start with 2, 3, 4 or 5"},
 		{"one good one bad", []string{"5.7.1", "6.1.1"}, "class must be 2, 4 or 5"},
