@@ -8,7 +8,7 @@
 // line is parsed by smtp.ParseOptions.ParseCommand, every reply is written by
 // smtp.WriteReply, message text is read by smtp.DotReader. Reply codes and
 // texts follow Postfix's for the same situation where that makes sense; the
-// differences are documented where the reply is written (see replies.go).
+// differences are documented where each reply is written.
 //
 // Accepted mail goes to a store.Store, and is there before the 250 reply is
 // written. Nothing the lab "relays" leaves the machine. With Config.LogDir set,

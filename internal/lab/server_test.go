@@ -618,3 +618,30 @@ func waitFor(t testing.TB, cond func() bool) {
 		time.Sleep(5 * time.Millisecond)
 	}
 }
+
+// TestSessionLogRedacts checks that the session log hides AUTH secrets
+// (transcripts.Redact) and records the message text dot-stuffed.
+func TestSessionLogRedacts(t *testing.T) {
+	dir := t.TempDir()
+	l := startLab(t, "default", labOptions{logDir: dir})
+	cl := tlsSession(t, l)
+	cl.send("AUTH LOGIN\r\n")
+	cl.expect("334 VXNlcm5hbWU6")
+	cl.send(smtp.EncodeLogin("alice") + "\r\n")
+	cl.expect("334 UGFzc3dvcmQ6")
+	cl.send(smtp.EncodeLogin("wonderland") + "\r\n")
+	cl.expect("235 2.7.0 Authentication successful")
+	cl.send(lines("MAIL FROM:<alice@lab.smtpsh.test>", "RCPT TO:<bob@lab.smtpsh.test>", "DATA"))
+	cl.expect("250 *", "250 *", "354 *")
+	cl.send("..dot\r\n.\r\nQUIT\r\n")
+	cl.expect("250 *", "221 *")
+	tr := waitLog(t, dir)
+	if strings.Contains(tr, smtp.EncodeLogin("wonderland")) || strings.Contains(tr, smtp.EncodeLogin("alice")) {
+		t.Errorf("secrets in the session log:\n%s", tr)
+	}
+	for _, want := range []string{"C: <redacted>", "D: ..dot", "*: note authenticated as alice with LOGIN"} {
+		if !strings.Contains(tr, want) {
+			t.Errorf("session log lacks %q:\n%s", want, tr)
+		}
+	}
+}
