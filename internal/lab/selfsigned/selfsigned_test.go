@@ -387,3 +387,45 @@ func TestPeerOpenSSLVerify(t *testing.T) {
 		})
 	}
 }
+
+// TestPeerOpenSSLHandshake has openssl s_client, an OpenSSL client like
+// swaks and Python's smtplib, complete a verified TLS handshake with a Go
+// server holding the certificate, trusting only the certificate itself.
+func TestPeerOpenSSLHandshake(t *testing.T) {
+	openssl := peertest.Program(t, "openssl")
+	cert, err := Certificate(labHost)
+	if err != nil {
+		t.Fatal(err)
+	}
+	certFile, _ := writePair(t, t.TempDir(), cert)
+	ln, err := tls.Listen("tcp", "127.0.0.1:0", &tls.Config{Certificates: []tls.Certificate{cert}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			c.SetDeadline(time.Now().Add(10 * time.Second))
+			c.(*tls.Conn).Handshake()
+			c.Close()
+		}
+	}()
+	for _, name := range []string{labHost, "localhost"} {
+		t.Run(name, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+			defer cancel()
+			cmd := exec.CommandContext(ctx, openssl, "s_client", "-connect", ln.Addr().String(),
+				"-servername", name, "-verify_hostname", name, "-CAfile", certFile,
+				"-verify_return_error", "-brief")
+			cmd.Stdin = strings.NewReader("")
+			out, err := cmd.CombinedOutput()
+			if err != nil || !strings.Contains(string(out), "Verification: OK") {
+				t.Fatalf("openssl s_client as %s: %v\n%s", name, err, out)
+			}
+		})
+	}
+}
