@@ -7,8 +7,9 @@ LDFLAGS   := -X main.version=$(VERSION)
 BIN       := bin/smtpsh
 FUZZTIME  ?= 60s
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
-# Until the lab lands (issue 3), `make run` explains a reply; override with ARGS='...'.
-ARGS      ?= explain "550 5.7.1 Relay access denied"
+# Until the shell lands (issue 4), `make run` starts the practice server (the lab);
+# override with ARGS='...', e.g. ARGS='explain 550'.
+ARGS      ?= lab
 
 .PHONY: all build run test check peers bench fuzz lint clean
 
@@ -34,8 +35,10 @@ check: lint peers
 peers:
 	bash .ci/peers.sh
 
+# Go benchmarks, then the lab next to Postfix and smtp-sink under smtp-source.
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./...
+	bash .ci/bench-lab.sh
 
 fuzz:
 	FUZZTIME=$(FUZZTIME) bash .ci/fuzz.sh
