@@ -429,9 +429,40 @@ func (s *session) verifyTarget(cmd *smtp.Command) (recipient, string) {
 // help answers HELP (RFC 5321 §4.1.1.8). Postfix does not implement it;
 // the lab does, for students.
 func (s *session) help() {
-	s.reply(214, ec(2, 0, 0),
-		"Commands: HELO EHLO MAIL RCPT DATA BDAT RSET NOOP QUIT VRFY EXPN HELP STARTTLS AUTH ETRN",
+	s.reply(214, ec(2, 0, 0), "Commands: "+strings.Join(s.helpCommands(), " "),
 		"smtpsh lab, profile "+s.p.Name+": "+s.p.Description)
+}
+
+// helpCommands lists the commands this session can use now, so HELP does
+// not advertise what the profile has switched off (nmap's smtp-commands
+// reports HELP's list).
+func (s *session) helpCommands() []string {
+	cmds := []string{"HELO"}
+	if s.p.SMTP.EHLO {
+		cmds = append(cmds, "EHLO")
+	}
+	cmds = append(cmds, "MAIL", "RCPT", "DATA")
+	if s.p.SMTP.EHLO && s.p.hasExtension("CHUNKING") {
+		cmds = append(cmds, "BDAT")
+	}
+	cmds = append(cmds, "RSET", "NOOP", "QUIT")
+	if s.p.Policy.VRFY != AnswerDisabled {
+		cmds = append(cmds, "VRFY")
+	}
+	if s.p.Policy.EXPN != AnswerDisabled {
+		cmds = append(cmds, "EXPN")
+	}
+	cmds = append(cmds, "HELP")
+	if s.p.SMTP.EHLO && s.starttlsOffered() {
+		cmds = append(cmds, "STARTTLS")
+	}
+	if s.p.SMTP.EHLO && len(s.p.Auth.Mechanisms) > 0 && s.p.hasExtension("AUTH") {
+		cmds = append(cmds, "AUTH")
+	}
+	if s.p.hasExtension("ETRN") {
+		cmds = append(cmds, "ETRN")
+	}
+	return cmds
 }
 
 // etrn answers ETRN (RFC 1985 §5). The lab has no queue to run.

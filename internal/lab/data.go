@@ -256,6 +256,9 @@ func (s *session) deliver(body []byte, what string) {
 		s.reply(451, ec(4, 3, 0), "Error: queue file write error")
 		return
 	}
+	// limits.max_errors counts errors made without delivering mail, as
+	// Postfix's smtpd_hard_error_limit does: a delivery starts it afresh.
+	s.errors = 0
 	s.reply(250, ec(2, 0, 0), "Ok: "+what+"queued as "+msg.ID)
 }
 

@@ -77,6 +77,15 @@ func TestSessions(t *testing.T) {
 			c("STARTTLS now", "501 5.5.4 Syntax: STARTTLS*"),
 			c("HELP", "214-2.0.0 Commands: *", "214 2.0.0 smtpsh lab, profile default: *"),
 		}},
+		{name: "HELP lists what the default profile offers", profile: "default", steps: []step{
+			c("HELP", "214-2.0.0 Commands: HELO EHLO MAIL RCPT DATA BDAT RSET NOOP QUIT VRFY HELP STARTTLS AUTH ETRN", "214 2.0.0 *"),
+		}},
+		{name: "HELP on hardened leaves out VRFY and EXPN", profile: "hardened", steps: []step{
+			c("HELP", "214-2.0.0 Commands: HELO EHLO MAIL RCPT DATA BDAT RSET NOOP QUIT HELP STARTTLS AUTH", "214 2.0.0 *"),
+		}},
+		{name: "HELP on legacy has no ESMTP commands", profile: "legacy", banner: "220 lab.smtpsh.test Sendmail 8.6.12/8.6.9 ready", steps: []step{
+			c("HELP", "214-Commands: HELO MAIL RCPT DATA RSET NOOP QUIT VRFY HELP", "214 *"),
+		}},
 		{name: "HTTP request is not SMTP", profile: "default", steps: []step{
 			c("GET / HTTP/1.1", "221 2.7.0 Error: I can break rules, too. Goodbye."),
 		}},
