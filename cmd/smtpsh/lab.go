@@ -31,6 +31,7 @@ type labOptions struct {
 	LogDir    string
 	CertFile  string
 	KeyFile   string
+	Print     string
 }
 
 // Lab defaults: loopback only (DESIGN.md, Safety).
@@ -49,15 +50,25 @@ user enumeration and open-relay tests. It listens on loopback, and nothing it
 "relays" ever leaves the machine.
 
 Profiles give it a personality or a classic misconfiguration; list them with
---profile list, or copy one and load your own with --profile ./mine.toml.`,
+--profile list; print one with --print-profile NAME > mine.toml, edit it and
+load it with --profile ./mine.toml.`,
 		Example: `  smtpsh lab
   smtpsh lab --profile open-relay
   smtpsh lab --profile list
+  smtpsh lab --print-profile hardened > mine.toml && smtpsh lab --profile ./mine.toml
   smtpsh lab --listen [::1]:2525 --tls-listen "" --maildir ./mail --log ./sessions`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if o.Profile == "list" {
 				return listProfiles(cmd.OutOrStdout())
+			}
+			if o.Print != "" {
+				src, err := lab.ProfileSource(o.Print)
+				if err != nil {
+					return err
+				}
+				_, err = cmd.OutOrStdout().Write(src)
+				return err
 			}
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
@@ -72,6 +83,7 @@ Profiles give it a personality or a classic misconfiguration; list them with
 	f.StringVar(&o.LogDir, "log", "", "write each session as a transcript (secrets redacted) in this directory")
 	f.StringVar(&o.CertFile, "cert", "", "TLS certificate (PEM) instead of a self-signed one made at start")
 	f.StringVar(&o.KeyFile, "key", "", "TLS private key (PEM) for --cert")
+	f.StringVar(&o.Print, "print-profile", "", "print a built-in profile's file, to copy and edit, and exit")
 	return cmd
 }
 

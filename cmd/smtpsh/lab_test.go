@@ -103,6 +103,23 @@ func TestLabStartsAndGreets(t *testing.T) {
 	}
 }
 
+func TestLabPrintProfile(t *testing.T) {
+	out, err := run(t, "lab", "--print-profile", "enum")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := lab.ProfileSource("enum")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out != string(want) {
+		t.Errorf("--print-profile enum printed %d bytes, not the embedded file (%d bytes)", len(out), len(want))
+	}
+	if _, err := run(t, "lab", "--print-profile", "nosuch"); err == nil || !strings.Contains(err.Error(), "nosuch") {
+		t.Errorf("--print-profile nosuch: %v; want an error naming it", err)
+	}
+}
+
 func TestLabBusyPortNamesTheFlag(t *testing.T) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

@@ -232,6 +232,16 @@ func LoadProfile(nameOrPath string) (*Profile, error) {
 	return builtin(nameOrPath)
 }
 
+// ProfileSource returns the text of a built-in profile file, comments
+// included, for users to copy and edit (`smtpsh lab --print-profile NAME`).
+func ProfileSource(name string) ([]byte, error) {
+	b, err := profileFiles.ReadFile(path.Join("profiles", name+".toml"))
+	if err != nil || strings.ContainsAny(name, "/\\") {
+		return nil, fmt.Errorf("lab profile %q: no such built-in profile (built-ins: %s)", name, strings.Join(ProfileNames(), ", "))
+	}
+	return b, nil
+}
+
 // builtin loads an embedded profile.
 func builtin(name string) (*Profile, error) {
 	b, err := profileFiles.ReadFile(path.Join("profiles", name+".toml"))

@@ -3,6 +3,7 @@ package lab
 import (
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -131,5 +132,35 @@ func TestLoadProfileFile(t *testing.T) {
 	}
 	if _, err := LoadProfile(filepath.Join(dir, "missing.toml")); err == nil {
 		t.Error("missing file: no error")
+	}
+}
+
+// TestProfileSourceLoadsBack checks that the text ProfileSource gives a
+// user, saved to a file, loads as the same profile: what `smtpsh lab
+// --print-profile` prints is a working starting point.
+func TestProfileSourceLoadsBack(t *testing.T) {
+	for _, name := range ProfileNames() {
+		src, err := ProfileSource(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		file := filepath.Join(t.TempDir(), "mine.toml")
+		if err := os.WriteFile(file, src, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		fromFile, err := LoadProfile(file)
+		if err != nil {
+			t.Fatalf("%s: the printed profile does not load: %v", name, err)
+		}
+		builtin, err := LoadProfile(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(fromFile, builtin) {
+			t.Errorf("%s: loaded from its printed text it differs from the built-in:\n%+v\n%+v", name, fromFile, builtin)
+		}
+	}
+	if _, err := ProfileSource("../default"); err == nil {
+		t.Error("ProfileSource accepted a path")
 	}
 }
