@@ -263,10 +263,6 @@ func (c *Conn) dialHTTP(ctx context.Context, d *net.Dialer, network string, p *p
 			pe.Reason, pe.Err = "the proxy closed the connection in the middle of its answer", nil
 		case errors.As(err, &re):
 			pe.Reason = "the proxy's answer is not an HTTP/1.x response"
-			if resp == nil {
-				// Show what it said instead: the first line, bounded.
-				pe.StatusLine = firstLine(br)
-			}
 		}
 		return fail(pe)
 	}
@@ -283,17 +279,6 @@ func (c *Conn) dialHTTP(ctx context.Context, d *net.Dialer, network string, p *p
 		c.base = &prefixConn{Conn: raw, prefix: append([]byte(nil), rest...)}
 	}
 	return nil
-}
-
-// firstLine returns what a reader that failed at a line has left, for an
-// error message: at most 80 bytes of the line that failed are gone, so this
-// is a best effort and may be "".
-func firstLine(br *bufio.Reader) string {
-	b, _ := br.Peek(br.Buffered())
-	if i := strings.IndexAny(string(b), "\r\n"); i >= 0 {
-		b = b[:i]
-	}
-	return truncate(string(b), 80)
 }
 
 // prefixConn is a net.Conn whose reads return prefix first: the bytes that

@@ -65,7 +65,7 @@ func readProxyResponse(br *bufio.Reader) (*proxyResponse, error) {
 		return nil, err
 	}
 	if err := parseStatusLine(line, resp); err != nil {
-		return nil, err
+		return resp, err // resp.StatusLine says what the peer sent instead
 	}
 	for {
 		start := resp.Size
@@ -137,7 +137,6 @@ func parseStatusLine(line []byte, resp *proxyResponse) error {
 	if code < 100 {
 		return &ProxyResponseError{Offset: 9, Msg: "status code below 100"}
 	}
-	resp.Status = code
 	rest := line[12:]
 	if len(rest) > 0 {
 		if rest[0] != ' ' {
@@ -151,7 +150,7 @@ func parseStatusLine(line []byte, resp *proxyResponse) error {
 			return &ProxyResponseError{Offset: 13 + i, Msg: "control byte in the reason phrase"}
 		}
 	}
-	resp.Reason = string(rest)
+	resp.Status, resp.Reason = code, string(rest)
 	return nil
 }
 
