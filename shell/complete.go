@@ -1,0 +1,203 @@
+package shell
+
+import (
+	"strings"
+	"unicode"
+
+	"github.com/smtpsh/smtpsh/internal/smtp"
+)
+
+// Complete returns the completions of head, the text before the cursor, in
+// the current state: each is head with something appended, never changed.
+// Verbs legal in the phase come first; extensions only when the server
+// advertised them; MAIL and RCPT parameters likewise; addresses already
+// used in the session; meta-commands after ":". Keywords take the case the
+// user was typing in.
+func (s *Session) Complete(head string) []string {
+	suffixes, _ := s.complete(head)
+	out := make([]string, len(suffixes))
+	for i, suf := range suffixes {
+		out[i] = head + suf
+	}
+	return out
+}
+
+// complete returns what may follow head, and the length in bytes of the
+// word being completed (the part of head the suffixes continue).
+func (s *Session) complete(head string) (suffixes []string, wordLen int) {
+	s.mu.Lock()
+	st := s.st
+	st.addrs = append([]string(nil), s.st.addrs...)
+	s.mu.Unlock()
+	if st.phase == PhaseData || st.sasl || st.phase == PhaseClosed {
+		return nil, 0 // message text and SASL responses are the user's own
+	}
+	trimmed := strings.TrimLeft(head, " \t")
+	if strings.HasPrefix(trimmed, ":") {
+		if strings.ContainsAny(trimmed, " \t") {
+			return nil, 0
+		}
+		return keywordSuffixes(trimmed, metaNames()), len(trimmed)
+	}
+	sp := strings.IndexAny(trimmed, " ")
+	if sp < 0 {
+		return keywordSuffixes(trimmed, s.verbCompletions(&st)), len(trimmed)
+	}
+	verb := smtp.Verb(strings.ToUpper(trimmed[:sp]))
+	rest := trimmed[sp+1:]
+	word := rest[strings.LastIndexAny(rest, " ")+1:]
+	words := strings.Fields(rest)
+	if word != "" {
+		words = words[:len(words)-1] // the words before the one being typed
+	}
+	var cands []string
+	switch verb {
+	case smtp.EHLO, smtp.HELO, smtp.LHLO:
+		if len(words) == 0 && s.cfg.EHLOName != "" {
+			return plainSuffixes(word, []string{s.cfg.EHLOName}), len(word)
+		}
+	case smtp.AUTH:
+		if len(words) == 0 && st.ehlo {
+			cands = st.caps.AuthMechanisms()
+		}
+	case smtp.MAIL, smtp.RCPT:
+		return mailRcptSuffixes(verb, word, words, &st), len(word)
+	case smtp.VRFY, smtp.EXPN:
+		if len(words) == 0 {
+			return plainSuffixes(word, st.addrs), len(word)
+		}
+	}
+	return keywordSuffixes(word, cands), len(word)
+}
+
+// verbCompletions lists verbs as completed: legal ones first, then the
+// other RFC 5321 verbs (forcing one is allowed, with a warning), never an
+// extension the server did not advertise nor an obsolete RFC 821 verb.
+// MAIL and RCPT come with "FROM:<" and "TO:<"; verbs with arguments with
+// a space.
+func (s *Session) verbCompletions(st *state) []string {
+	seen := map[smtp.Verb]bool{}
+	var out []string
+	add := func(v smtp.Verb) {
+		if seen[v] {
+			return
+		}
+		seen[v] = true
+		switch v {
+		case smtp.MAIL:
+			out = append(out, "MAIL FROM:<")
+		case smtp.RCPT:
+			out = append(out, "RCPT TO:<")
+		case smtp.DATA, smtp.RSET, smtp.QUIT, smtp.STARTTLS, smtp.NOOP, smtp.HELP:
+			out = append(out, string(v))
+		default:
+			out = append(out, string(v)+" ")
+		}
+	}
+	for _, v := range legalVerbs(st.phase, st) {
+		add(v)
+	}
+	for _, v := range []smtp.Verb{smtp.EHLO, smtp.HELO, smtp.MAIL, smtp.RCPT, smtp.DATA, smtp.RSET, smtp.VRFY, smtp.EXPN, smtp.HELP, smtp.NOOP, smtp.QUIT} {
+		add(v)
+	}
+	return out
+}
+
+// mailRcptSuffixes completes the arguments of MAIL and RCPT: "FROM:<" or
+// "TO:<", then an address used before, then the parameters of the
+// extensions the server advertised (RFC 1870 SIZE, RFC 6152 8BITMIME,
+// RFC 3030 BINARYMIME, RFC 6531 SMTPUTF8, RFC 3461 DSN, RFC 8689
+// REQUIRETLS, RFC 4954 §5 AUTH=).
+func mailRcptSuffixes(verb smtp.Verb, word string, before []string, st *state) []string {
+	kw := "FROM:"
+	if verb == smtp.RCPT {
+		kw = "TO:"
+	}
+	uw := strings.ToUpper(word)
+	switch {
+	case len(before) == 0 && strings.HasPrefix(kw, uw) && uw != kw:
+		return keywordSuffixes(word, []string{kw + "<"})
+	case len(before) == 0 && strings.HasPrefix(uw, kw):
+		// "FROM:<al" → an address; the part after the colon is the user's.
+		return addressSuffixes(word[len(kw):], st.addrs)
+	case len(before) == 1 && strings.EqualFold(before[0], kw):
+		// "MAIL FROM: <al", the course-notes form with a space.
+		return addressSuffixes(word, st.addrs)
+	}
+	if !st.ehlo {
+		return nil
+	}
+	var params []string
+	has := st.caps.Has
+	if verb == smtp.MAIL {
+		if has("SIZE") {
+			params = append(params, "SIZE=")
+		}
+		params = append(params, "BODY=7BIT")
+		if has("8BITMIME") {
+			params = append(params, "BODY=8BITMIME")
+		}
+		if has("BINARYMIME") {
+			params = append(params, "BODY=BINARYMIME")
+		}
+		if has("SMTPUTF8") {
+			params = append(params, "SMTPUTF8")
+		}
+		if has("DSN") {
+			params = append(params, "RET=FULL", "RET=HDRS", "ENVID=")
+		}
+		if has("REQUIRETLS") {
+			params = append(params, "REQUIRETLS")
+		}
+		if has("AUTH") {
+			params = append(params, "AUTH=<>")
+		}
+	} else if has("DSN") {
+		params = append(params, "NOTIFY=SUCCESS", "NOTIFY=FAILURE", "NOTIFY=DELAY", "NOTIFY=NEVER", "ORCPT=rfc822;")
+	}
+	return keywordSuffixes(word, params)
+}
+
+// addressSuffixes completes "<" and an address used before, then ">".
+func addressSuffixes(typed string, addrs []string) []string {
+	var cands []string
+	for _, a := range addrs {
+		cands = append(cands, "<"+a+">")
+	}
+	if typed == "" && len(cands) == 0 {
+		return []string{"<"}
+	}
+	return plainSuffixes(typed, cands)
+}
+
+// plainSuffixes returns what completes typed to each candidate that starts
+// with it (ignoring case), keeping the candidate's own case: addresses and
+// names are data, not keywords.
+func plainSuffixes(typed string, cands []string) []string {
+	var out []string
+	for _, c := range cands {
+		if len(c) > len(typed) && strings.EqualFold(c[:len(typed)], typed) {
+			out = append(out, c[len(typed):])
+		}
+	}
+	return out
+}
+
+// keywordSuffixes is plainSuffixes for keywords: the suffix takes the case
+// of the last letter typed, so "ma" completes to "mail from:<" and "MA" to
+// "MAIL FROM:<" (verbs and keywords are case-insensitive, RFC 5321 §2.4).
+func keywordSuffixes(typed string, cands []string) []string {
+	lower := false
+	for _, r := range typed {
+		if unicode.IsLetter(r) {
+			lower = unicode.IsLower(r)
+		}
+	}
+	out := plainSuffixes(typed, cands)
+	if lower {
+		for i, s := range out {
+			out[i] = strings.ToLower(s)
+		}
+	}
+	return out
+}

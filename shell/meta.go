@@ -1,0 +1,169 @@
+package shell
+
+import (
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/smtpsh/smtpsh/internal/explain"
+	"github.com/smtpsh/smtpsh/internal/render"
+	"github.com/smtpsh/smtpsh/transcripts"
+)
+
+// MetaCommand is one of the shell's own commands. They start with ":",
+// which can never begin an SMTP command (DESIGN.md), so nothing the user
+// means for the server is taken for one.
+type MetaCommand struct {
+	Name  string // with the ":"
+	Args  string // argument synopsis for :help
+	Usage string // one line
+}
+
+// MetaCommands lists the meta-commands, for :help and completion.
+func MetaCommands() []MetaCommand {
+	return []MetaCommand{
+		{":help", "", "this list"},
+		{":explain", "[CODE]", "the long explanation of the last reply, or of a code such as 550 or 5.7.1"},
+		{":info", "", "the connection, phase and the server's capabilities"},
+		{":save", "FILE", "write the transcript so far to FILE (secrets redacted)"},
+		{":quit", "", "send QUIT and leave (Ctrl-D does the same)"},
+	}
+}
+
+// meta runs a meta-command line. A non-nil error ends Run.
+func (s *Session) meta(line string) error {
+	name, arg, _ := strings.Cut(strings.TrimSpace(line), " ")
+	arg = strings.TrimSpace(arg)
+	if !s.in.Interactive() {
+		s.print(render.ClientLine("", line))
+	}
+	switch strings.ToLower(name) {
+	case ":help", ":h", ":?":
+		s.help()
+	case ":quit", ":q", ":exit":
+		s.endOfInput()
+	case ":explain":
+		s.explainLong(arg)
+	case ":info":
+		s.info()
+	case ":save":
+		s.save(arg)
+	default:
+		s.warn("unknown meta-command %s: :help lists them", render.Escape(name))
+	}
+	return nil
+}
+
+func (s *Session) help() {
+	s.print("Type SMTP commands as you would over telnet: they are sent exactly as typed.")
+	s.print("Tab completes verbs legal now, advertised extensions, parameters and addresses.")
+	for _, m := range MetaCommands() {
+		s.print(fmt.Sprintf("  %-22s %s", strings.TrimSpace(m.Name+" "+m.Args), m.Usage))
+	}
+}
+
+// explainLong renders the long explanation of arg, or of the last reply,
+// with glamour (the renderer is built once, never querying the terminal).
+func (s *Session) explainLong(arg string) {
+	q := arg
+	if q == "" {
+		if s.last == nil {
+			s.warn(":explain needs a code (such as 550 or 5.7.1) until the server has replied")
+			return
+		}
+		raw := s.last.Raw()
+		q = raw[len(raw)-1]
+	}
+	a, err := s.kb.Query(q)
+	if err != nil {
+		s.warn("%s", render.Escape(err.Error()))
+		return
+	}
+	if arg == "" && a.Code != nil {
+		// In context: what the code means after the command it answered.
+		if s.lastVerb != explain.Greeting {
+			s.note("after %s:", s.lastVerb)
+		}
+	}
+	if s.cfg.Renderer == nil {
+		r, err := render.NewRenderer(s.cfg.Terminal)
+		if err != nil {
+			s.warn("%v", err)
+			return
+		}
+		s.cfg.Renderer = r
+	}
+	if err := s.cfg.Renderer.Answer(s.out, a); err != nil {
+		s.warn("%v", err)
+	}
+}
+
+func (s *Session) info() {
+	s.mu.Lock()
+	st := s.st
+	st.addrs = append([]string(nil), s.st.addrs...)
+	s.mu.Unlock()
+	s.print(fmt.Sprintf("server:    %s (%s)", render.Escape(s.cfg.Addr), render.Escape(s.cfg.Name)))
+	if s.conn != nil {
+		s.print(fmt.Sprintf("client:    %s", s.conn.LocalAddr()))
+	}
+	tls := "no (plain TCP)"
+	if st.tls {
+		tls = "yes"
+	}
+	s.print("tls:       " + tls)
+	s.print(fmt.Sprintf("auth:      %v", st.authed))
+	s.print("phase:     " + st.phase.String())
+	s.print(fmt.Sprintf("pending:   %d command(s) waiting for a reply", len(s.pending)))
+	if !st.ehlo {
+		s.print("capabilities: unknown (send EHLO)")
+	} else {
+		s.print("capabilities:")
+		for _, c := range st.caps.List {
+			s.print("  " + render.Escape(capString(c)))
+		}
+	}
+	if len(st.addrs) > 0 {
+		s.print("addresses: " + render.Escape(strings.Join(st.addrs, ", ")))
+	}
+}
+
+// save writes the transcript so far, secrets redacted (DESIGN.md, Safety).
+func (s *Session) save(path string) {
+	if path == "" {
+		s.warn(":save needs a file name")
+		return
+	}
+	if err := WriteTranscript(path, s.tr); err != nil {
+		s.warn("%v", err)
+		return
+	}
+	s.note("transcript saved to %s (secrets redacted)", render.Escape(path))
+}
+
+// WriteTranscript writes t to path in the text format with times, secrets
+// redacted: what --record and :save write.
+func WriteTranscript(path string, t *transcripts.Transcript) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	if err != nil {
+		return fmt.Errorf("transcript: %w", err)
+	}
+	if err := transcripts.Write(f, t, transcripts.WriteOptions{Times: true}); err != nil {
+		f.Close()
+		return fmt.Errorf("transcript %s: %w", path, err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("transcript %s: %w", path, err)
+	}
+	return nil
+}
+
+// metaNames returns the meta-command names, for completion.
+func metaNames() []string {
+	ms := MetaCommands()
+	n := make([]string, len(ms))
+	for i, m := range ms {
+		n[i] = m.Name
+	}
+	return n
+}

@@ -1,0 +1,247 @@
+package shell
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/smtpsh/smtpsh/internal/explain"
+	"github.com/smtpsh/smtpsh/internal/render"
+	"github.com/smtpsh/smtpsh/internal/smtp"
+	"github.com/smtpsh/smtpsh/transcripts"
+)
+
+// handleReply prints and records one reply (or what arrived of it), explains
+// it in the context of the command it answers, and moves the phase on.
+func (s *Session) handleReply(rr replyResult) {
+	if rr.r != nil {
+		for _, l := range rr.r.Raw() {
+			s.tr.AddServer(rr.at, l)
+			s.print(render.ServerLine(s.cfg.Terminal, rr.r.Code, "S: ", l))
+		}
+	}
+	if rr.err != nil {
+		s.replyError(rr)
+		return
+	}
+	r := rr.r
+	var p pending
+	if len(s.pending) > 0 {
+		p = s.pending[0]
+		s.pending = s.pending[1:]
+	} else {
+		// Nothing was waiting: a 421 before closing (RFC 5321 §3.8), or a
+		// server that answers one command twice.
+		p = pending{verb: explain.Greeting}
+		if r.Code != 421 {
+			s.warn("a reply nobody asked for: the server and the shell are out of step")
+		}
+	}
+	for _, w := range r.Warnings {
+		s.warn("%s", render.Escape(w.String()))
+	}
+	s.last, s.lastVerb = r, p.verb
+	s.explainReply(r, p.verb)
+	s.advance(r, p)
+}
+
+// explainReply prints the one-line explanation of r after verb, and the
+// meaning of each EHLO keyword.
+func (s *Session) explainReply(r *smtp.Reply, verb smtp.Verb) {
+	if s.cfg.NoExplain {
+		return
+	}
+	raw := r.Raw()
+	line, err := smtp.ParseReplyLine(raw[len(raw)-1])
+	if err != nil {
+		line = smtp.ReplyLine{Code: r.Code, Enhanced: r.Enhanced}
+	}
+	// The reply to "." is DATA's second reply (RFC 5321 §4.1.1.4): it
+	// is explained after DATA too.
+	e := s.kb.Reply(line, verb)
+	s.note("↳ %s", render.ExplanationLine(e))
+	if verb == smtp.EHLO && r.Code == 250 && len(r.Lines) > 1 {
+		for _, l := range r.Lines[1:] {
+			k := s.kb.Keyword(l)
+			name := render.Escape(l)
+			if len(name) > 28 {
+				name = name[:25] + "..."
+			}
+			s.note("  %-28s %s", name, k.Meaning)
+		}
+	}
+}
+
+// advance moves the phase on after reply r to command p (RFC 5321 §4.1.4
+// and §3.3: which commands start, continue and reset a transaction).
+func (s *Session) advance(r *smtp.Reply, p pending) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	st := &s.st
+	if st.sasl {
+		// Each 334 asks for one more response; anything else ends the
+		// exchange (RFC 4954 §4).
+		st.sasl = r.Code == 334
+		if r.Code == 235 {
+			st.authed = true
+		}
+		if !st.sasl {
+			return
+		}
+	}
+	switch p.verb {
+	case explain.Greeting:
+		if st.phase == PhaseConnect {
+			st.phase = PhaseHelo
+		}
+	case smtp.EHLO, smtp.HELO, smtp.LHLO:
+		if r.Positive() {
+			st.phase = PhaseMail
+			if p.verb != smtp.HELO {
+				caps, warns := smtp.ParseEHLO(r)
+				s.mu.Unlock()
+				for _, w := range warns {
+					s.warn("%s", render.Escape(w.String()))
+				}
+				s.capabilityDiff(caps)
+				s.mu.Lock()
+				st.caps, st.ehlo = caps, true
+			}
+		}
+	case smtp.MAIL:
+		if r.Positive() {
+			st.phase = PhaseRcpt
+		}
+	case smtp.RCPT:
+		if r.Positive() && (st.phase == PhaseRcpt || st.phase == PhaseRcptData) {
+			st.phase = PhaseRcptData
+		}
+	case smtp.DATA:
+		switch {
+		case p.line == ".":
+			st.phase = PhaseMail // accepted or not, the transaction is over
+		case r.Code == 354:
+			st.phase = PhaseData
+			s.mu.Unlock()
+			s.note("type the message: headers, an empty line, the body; a line with only \".\" ends it")
+			s.mu.Lock()
+		}
+	case smtp.RSET:
+		if r.Positive() && st.phase > PhaseHelo && st.phase < PhaseData {
+			st.phase = PhaseMail
+		}
+	case smtp.AUTH:
+		switch r.Code {
+		case 334:
+			st.sasl = true
+		case 235:
+			st.authed = true
+		}
+	case smtp.STARTTLS:
+		if r.Code == 220 {
+			st.phase = PhaseTLSHandshake
+			s.mu.Unlock()
+			s.warn("the server now waits for a TLS handshake (RFC 3207 §4); the TLS upgrade comes with internal/dial (issue 5): :quit, then connect again")
+			s.mu.Lock()
+		}
+	case smtp.QUIT:
+	}
+	if r.Code == 421 {
+		// RFC 5321 §3.8: the server is shutting the channel down.
+		s.mu.Unlock()
+		s.note("the server is closing the connection (421)")
+		s.mu.Lock()
+	}
+}
+
+// capabilityDiff shows what changed between two EHLO replies, as after
+// STARTTLS or AUTH (RFC 3207 §4.2: the client must discard what it knew).
+func (s *Session) capabilityDiff(caps smtp.Capabilities) {
+	prev := s.prevCaps
+	c := caps
+	s.prevCaps = &c
+	if prev == nil || s.cfg.NoExplain {
+		return
+	}
+	var added, removed []string
+	for _, c := range caps.List {
+		if old, ok := prev.Get(c.Keyword); !ok || !sameCapability(old, c) {
+			added = append(added, capString(c))
+		}
+	}
+	for _, c := range prev.List {
+		if now, ok := caps.Get(c.Keyword); !ok || !sameCapability(now, c) {
+			removed = append(removed, capString(c))
+		}
+	}
+	if len(added)+len(removed) == 0 {
+		s.note("capabilities unchanged since the last EHLO")
+		return
+	}
+	for _, a := range added {
+		s.note("  + %s", render.Escape(a))
+	}
+	for _, r := range removed {
+		s.note("  - %s", render.Escape(r))
+	}
+}
+
+func capString(c smtp.Capability) string {
+	return strings.TrimSpace(c.Keyword + " " + strings.Join(c.Params, " "))
+}
+
+func sameCapability(a, b smtp.Capability) bool {
+	return strings.EqualFold(capString(a), capString(b))
+}
+
+// replyError reports a reply that could not be read, and ends the session
+// when the stream is no longer in step.
+func (s *Session) replyError(rr replyResult) {
+	err := rr.err
+	var waiting string
+	if len(s.pending) > 0 {
+		if p := s.pending[0]; p.verb == explain.Greeting {
+			waiting = " while waiting for the greeting"
+		} else {
+			waiting = fmt.Sprintf(" while waiting for the reply to %q", render.Escape(p.line))
+		}
+	}
+	switch {
+	case errors.Is(err, io.EOF) && !errors.Is(err, io.ErrUnexpectedEOF):
+		if s.quitSent && len(s.pending) <= 1 {
+			if len(s.pending) == 1 {
+				s.warn("the server closed the connection without answering QUIT")
+			}
+			s.closeConn(transcripts.SideServer, "")
+			return
+		}
+		s.warn("the server closed the connection%s", waiting)
+		s.closeConn(transcripts.SideServer, "closed by server")
+		s.fail(ExitProtocol, "the server closed the connection%s", waiting)
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		s.warn("the server closed the connection in the middle of a reply%s", waiting)
+		s.closeConn(transcripts.SideServer, "closed mid-reply")
+		s.fail(ExitProtocol, "the server closed the connection in the middle of a reply%s", waiting)
+	case inStep(err):
+		s.warn("unreadable reply%s: %s", waiting, render.Escape(err.Error()))
+		var p pending
+		if len(s.pending) > 0 {
+			p = s.pending[0]
+			s.pending = s.pending[1:]
+		}
+		if rr.r != nil && rr.r.Code >= 200 && rr.r.Code <= 599 {
+			// The code was readable: follow the phase as the server did.
+			s.last, s.lastVerb = rr.r, p.verb
+			s.advance(rr.r, p)
+		}
+		s.fail(ExitProtocol, "unreadable reply%s: %w", waiting, err)
+	default:
+		if s.closed {
+			return // we closed it
+		}
+		s.warn("reading from the server failed%s: %s", waiting, render.Escape(err.Error()))
+		s.closeConn(transcripts.SideUnknown, "read error")
+		s.fail(ExitProtocol, "reading from %s%s: %w", s.cfg.Addr, waiting, err)
+	}
+}

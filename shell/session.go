@@ -1,0 +1,659 @@
+package shell
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/smtpsh/smtpsh/internal/explain"
+	"github.com/smtpsh/smtpsh/internal/render"
+	"github.com/smtpsh/smtpsh/internal/smtp"
+	"github.com/smtpsh/smtpsh/transcripts"
+)
+
+// DefaultTimeout is how long the shell waits to connect and for each reply
+// when Config.Timeout is zero. RFC 5321 §4.5.3.2 lets servers take minutes;
+// a person at a prompt wants to hear sooner, and --timeout raises it.
+const DefaultTimeout = 30 * time.Second
+
+// Dialer opens the byte stream to a server. The default is plain TCP;
+// internal/dial (issue 5) brings implicit TLS, STARTTLS and proxies.
+type Dialer interface {
+	Dial(ctx context.Context, addr string) (net.Conn, error)
+}
+
+// TCPDialer dials plain TCP with a net.Dialer.
+type TCPDialer struct {
+	Dialer net.Dialer
+}
+
+// Dial connects to addr ("host:port") over TCP.
+func (d *TCPDialer) Dial(ctx context.Context, addr string) (net.Conn, error) {
+	return d.Dialer.DialContext(ctx, "tcp", addr)
+}
+
+// Config is what a Session needs.
+type Config struct {
+	// Addr is the server, "host:port".
+	Addr string
+	// Name is the target as the prompt shows it ("lab:2525"); Addr when
+	// empty.
+	Name string
+	// EHLOName is the name offered when completing EHLO and HELO.
+	EHLOName string
+	// Timeout bounds connecting and the wait for each reply; 0 means
+	// DefaultTimeout.
+	Timeout time.Duration
+	// NoExplain turns off the one-line explanation after each reply.
+	NoExplain bool
+	// Dialer opens the connection; nil means a TCPDialer.
+	Dialer Dialer
+	// Terminal says whether colour may be used; decided once by the caller
+	// with render.Detect.
+	Terminal render.Terminal
+	// KB explains replies; nil means explain.New().
+	KB *explain.KB
+	// Renderer renders :explain's long form; nil means one built for
+	// Terminal when first needed.
+	Renderer *render.Renderer
+	// Now returns the time for transcript events; nil means time.Now.
+	Now func() time.Time
+}
+
+// state is what the completer and the prompt read, from readline's
+// goroutine, while the session's goroutine changes it.
+type state struct {
+	phase  Phase
+	sasl   bool // a 334 asked for a SASL response (RFC 4954 §4)
+	tls    bool
+	authed bool
+	ehlo   bool // caps holds an EHLO reply
+	caps   smtp.Capabilities
+	addrs  []string // addresses used in MAIL, RCPT, VRFY and EXPN
+}
+
+// pending is a command sent and not yet answered.
+type pending struct {
+	verb smtp.Verb // explain.Greeting for the greeting
+	line string    // as sent; "" for the greeting
+	sent time.Time
+}
+
+// Session is one conversation with one server. Build it with New, run it
+// with Run, and read what happened with Transcript.
+type Session struct {
+	cfg Config
+	kb  *explain.KB
+	tr  *transcripts.Transcript
+	now func() time.Time
+
+	in   LineReader
+	out  io.Writer
+	conn net.Conn
+
+	mu sync.Mutex // guards st
+	st state
+
+	pending  []pending
+	last     *smtp.Reply
+	lastVerb smtp.Verb
+	quitSent bool
+	closed   bool
+	failure  *ExitError // how the session failed, if it did
+	prevCaps *smtp.Capabilities
+}
+
+// New returns a Session for cfg. It connects only when Run is called.
+func New(cfg Config) (*Session, error) {
+	if cfg.Addr == "" {
+		return nil, errors.New("shell: no server address")
+	}
+	if cfg.Name == "" {
+		cfg.Name = cfg.Addr
+	}
+	if cfg.Timeout <= 0 {
+		cfg.Timeout = DefaultTimeout
+	}
+	if cfg.Dialer == nil {
+		cfg.Dialer = &TCPDialer{}
+	}
+	kb := cfg.KB
+	if kb == nil {
+		var err error
+		if kb, err = explain.New(); err != nil {
+			return nil, fmt.Errorf("shell: %w", err)
+		}
+	}
+	now := cfg.Now
+	if now == nil {
+		now = time.Now
+	}
+	s := &Session{cfg: cfg, kb: kb, now: now, tr: &transcripts.Transcript{Server: cfg.Addr, Source: "live"}}
+	return s, nil
+}
+
+// Transcript returns what the session recorded so far, also after Run
+// failed. Secrets are in it; transcripts.Write redacts them by default.
+func (s *Session) Transcript() *transcripts.Transcript { return s.tr }
+
+// Phase returns the current protocol phase.
+func (s *Session) Phase() Phase {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.st.phase
+}
+
+// replyResult is one reply, or the error met reading it, from the reader
+// goroutine.
+type replyResult struct {
+	r   *smtp.Reply
+	err error
+	at  time.Time
+}
+
+// inputResult is one line, or the error met reading it, from the input
+// goroutine.
+type inputResult struct {
+	line string
+	err  error
+}
+
+// Run connects, then runs the conversation with lines from in until the
+// input ends (the shell then sends QUIT), :quit, or the server closes. The
+// error is an *ExitError saying which exit status applies; nil means the
+// session ended cleanly and every expectation held.
+func (s *Session) Run(ctx context.Context, in LineReader) error {
+	s.in = in
+	s.out = in.Stdout()
+	if c, ok := in.(completing); ok {
+		c.SetCompleter(s.complete)
+	}
+	dctx, cancel := context.WithTimeout(ctx, s.cfg.Timeout)
+	conn, err := s.cfg.Dialer.Dial(dctx, s.cfg.Addr)
+	cancel()
+	if err != nil {
+		return exitErr(ExitConnect, "cannot connect to %s: %w", s.cfg.Addr, err)
+	}
+	s.conn = conn
+	start := s.now()
+	s.tr.Started = start
+	s.tr.Client = conn.LocalAddr().String()
+	s.tr.AddConnect(start, conn.RemoteAddr().String(), "")
+	s.note("connected to %s", render.Escape(conn.RemoteAddr().String()))
+	s.pending = []pending{{verb: explain.Greeting, sent: start}}
+
+	done := make(chan struct{})
+	defer close(done)
+	replies := make(chan replyResult)
+	go readReplies(smtp.NewReplyReader(conn, nil), replies, done, s.now)
+	want := make(chan struct{}, 1)
+	lines := make(chan inputResult, 1)
+	go readInput(in, want, lines, done)
+
+	defer conn.Close()
+	requested := false
+	timer := time.NewTimer(s.cfg.Timeout)
+	defer timer.Stop()
+	timedOut := false
+	for !s.closed {
+		if !requested && s.wantsInput() {
+			in.SetPrompt(s.prompt())
+			want <- struct{}{}
+			requested = true
+		}
+		var timeout <-chan time.Time
+		if len(s.pending) > 0 && !timedOut {
+			timer.Reset(time.Until(s.pending[0].sent.Add(s.cfg.Timeout)))
+			timeout = timer.C
+		}
+		select {
+		case <-ctx.Done():
+			s.closeConn(transcripts.SideClient, "interrupted")
+			return exitErr(ExitProtocol, "interrupted: %w", ctx.Err())
+		case rr := <-replies:
+			timedOut = false
+			s.handleReply(rr)
+		case l := <-lines:
+			requested = false
+			if err := s.handleInput(l); err != nil {
+				return err
+			}
+		case <-timeout:
+			p := s.pending[0]
+			what := "greeting"
+			if p.verb != explain.Greeting {
+				what = fmt.Sprintf("reply to %q", render.Escape(p.line))
+			}
+			if !in.Interactive() {
+				s.closeConn(transcripts.SideClient, "timeout")
+				return exitErr(ExitProtocol, "timeout: no %s after %s (--timeout raises the limit)", what, s.cfg.Timeout)
+			}
+			timedOut = true
+			s.warn("still no %s after %s; keep waiting, or :quit", what, s.cfg.Timeout)
+		}
+		if requested && in.Interactive() {
+			in.SetPrompt(s.prompt()) // the phase may have changed
+		}
+	}
+	if s.failure != nil {
+		return s.failure
+	}
+	return nil
+}
+
+// wantsInput reports whether the session should read the next input line:
+// a person may type at any time (as with telnet, replies come when they
+// come), but a script waits for each reply so that `expect` checks the
+// reply to the line before it.
+func (s *Session) wantsInput() bool {
+	if s.in.Interactive() {
+		return true
+	}
+	return len(s.pending) == 0
+}
+
+// readReplies reads replies until the connection fails or done is closed.
+func readReplies(rr *smtp.ReplyReader, out chan<- replyResult, done <-chan struct{}, now func() time.Time) {
+	for {
+		r, err := rr.ReadReply()
+		select {
+		case out <- replyResult{r: r, err: err, at: now()}:
+		case <-done:
+			return
+		}
+		if err != nil && !inStep(err) {
+			return
+		}
+	}
+}
+
+// inStep reports whether the reply reader is still at a reply boundary
+// after err, so the conversation can go on.
+func inStep(err error) bool {
+	var long *smtp.LineTooLongError
+	if errors.As(err, &long) {
+		return long.Resynced
+	}
+	var many *smtp.TooManyLinesError
+	if errors.As(err, &many) {
+		return many.Resynced
+	}
+	var mismatch *smtp.CodeMismatchError
+	var syntax *smtp.SyntaxError
+	return errors.As(err, &mismatch) || errors.As(err, &syntax)
+}
+
+// readInput reads one line each time the session asks, until done.
+func readInput(in LineReader, want <-chan struct{}, out chan<- inputResult, done <-chan struct{}) {
+	for {
+		select {
+		case <-want:
+		case <-done:
+			return
+		}
+		l, err := in.ReadLine()
+		select {
+		case out <- inputResult{line: l, err: err}:
+		case <-done:
+			return
+		}
+	}
+}
+
+// print writes one line of output.
+func (s *Session) print(line string) {
+	fmt.Fprintln(s.out, line)
+}
+
+// note prints a comment of ours.
+func (s *Session) note(format string, args ...any) {
+	s.print(render.Note(s.cfg.Terminal, "   "+fmt.Sprintf(format, args...)))
+}
+
+// warn prints a warning of ours.
+func (s *Session) warn(format string, args ...any) {
+	s.print(render.Warning(s.cfg.Terminal, "   ! "+fmt.Sprintf(format, args...)))
+}
+
+// prompt returns the prompt for the current state: the target, TLS and AUTH
+// state and the phase ("lab:2525 tls auth mail> "); "data> " in DATA.
+func (s *Session) prompt() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.st.phase == PhaseData {
+		return "data> "
+	}
+	var b strings.Builder
+	b.WriteString(s.cfg.Name)
+	if s.st.tls {
+		b.WriteString(" tls")
+	}
+	if s.st.authed {
+		b.WriteString(" auth")
+	}
+	b.WriteString(" ")
+	if s.st.sasl {
+		b.WriteString("sasl")
+	} else {
+		b.WriteString(s.st.phase.String())
+	}
+	b.WriteString("> ")
+	return b.String()
+}
+
+// handleInput acts on one input line. A non-nil error ends Run.
+func (s *Session) handleInput(l inputResult) error {
+	switch {
+	case errors.Is(l.err, ErrInterrupt):
+		return nil
+	case errors.Is(l.err, io.EOF):
+		s.endOfInput()
+		return nil
+	case l.err != nil:
+		s.closeConn(transcripts.SideClient, "input error")
+		return fmt.Errorf("reading input: %w", l.err)
+	}
+	line := l.line
+	if !s.in.Interactive() {
+		// In a script, "expect CODE" is always an expectation, also
+		// after DATA's 354: a script cannot send it as message text.
+		if code, ok := expectLine(line); ok {
+			s.expect(code)
+			return nil
+		}
+	}
+	phase := s.Phase()
+	if phase == PhaseData {
+		s.sendData(line)
+		return nil
+	}
+	if strings.HasPrefix(strings.TrimLeft(line, " \t"), ":") {
+		return s.meta(strings.TrimLeft(line, " \t"))
+	}
+	if !s.in.Interactive() {
+		if t := strings.TrimSpace(line); t == "" || strings.HasPrefix(t, "#") {
+			return nil // blank lines and comments in scripts
+		}
+	} else if strings.TrimSpace(line) == "" {
+		return nil
+	}
+	s.sendCommand(line)
+	return nil
+}
+
+// endOfInput is Ctrl-D or the end of a script: send QUIT (RFC 5321
+// §4.1.1.10) unless it was sent; in DATA, close instead, since QUIT would be
+// message text.
+func (s *Session) endOfInput() {
+	switch {
+	case s.Phase() == PhaseData:
+		s.warn("input ended inside DATA: closing without ending the message (a \".\" line would have sent it)")
+		s.closeConn(transcripts.SideClient, "input ended in DATA")
+		s.fail(ExitProtocol, "input ended inside DATA")
+	case s.Phase() == PhaseTLSHandshake:
+		s.closeConn(transcripts.SideClient, "input ended")
+	case s.quitSent:
+		if len(s.pending) == 0 {
+			s.closeConn(transcripts.SideClient, "")
+		}
+	default:
+		s.sendCommand("QUIT")
+	}
+}
+
+// fail records the first failure; the session goes on or ends as the
+// caller decides.
+func (s *Session) fail(code int, format string, args ...any) {
+	if s.failure == nil {
+		s.failure = exitErr(code, format, args...)
+	}
+}
+
+// expectLine parses a script's "expect CODE" line: CODE is a reply code
+// ("250") or a class ("2", "2xx").
+func expectLine(line string) (string, bool) {
+	f := strings.Fields(line)
+	if len(f) != 2 || !strings.EqualFold(f[0], "expect") {
+		return "", false
+	}
+	c := strings.ToLower(f[1])
+	c = strings.TrimSuffix(c, "xx")
+	if len(c) != 1 && len(c) != 3 {
+		return "", false
+	}
+	for _, r := range c {
+		if r < '0' || r > '9' {
+			return "", false
+		}
+	}
+	return c, true
+}
+
+// expect checks the last reply against code; the first failure ends a
+// script with ExitExpect after QUIT.
+func (s *Session) expect(code string) {
+	got := "no reply"
+	if s.last != nil {
+		got = fmt.Sprint(s.last.Code)
+		if strings.HasPrefix(got, code) {
+			s.note("expect %s: ok", code)
+			return
+		}
+	}
+	if len(code) == 1 {
+		code += "xx"
+	}
+	s.warn("expect %s: got %s", code, got)
+	s.fail(ExitExpect, "expectation failed: expected %s, got %s", code, got)
+	if !s.quitSent && !s.closed {
+		s.sendCommand("QUIT")
+	}
+}
+
+// write sends bytes to the server; a failure closes the session.
+func (s *Session) write(b []byte) bool {
+	if _, err := s.conn.Write(b); err != nil {
+		s.warn("cannot send: %v", err)
+		s.closeConn(transcripts.SideUnknown, "write failed")
+		s.fail(ExitProtocol, "sending to %s: %w", s.cfg.Addr, err)
+		return false
+	}
+	return true
+}
+
+// sendCommand sends a command line exactly as typed, after warning about
+// what a strict server would object to. Nothing is ever rewritten.
+func (s *Session) sendCommand(line string) {
+	if s.closed {
+		return
+	}
+	s.mu.Lock()
+	sasl := s.st.sasl
+	phase := s.st.phase
+	s.mu.Unlock()
+	verb, _ := smtp.SplitVerb(line)
+	if !s.in.Interactive() {
+		if sasl {
+			s.print(render.ClientLine("C: ", "<SASL response>"))
+		} else {
+			s.print(render.ClientLine("C: ", line))
+		}
+	}
+	switch {
+	case sasl:
+		// A SASL response (RFC 4954 §4): base64, not a command. Never
+		// saved in the history.
+		verb = smtp.AUTH
+	case phase == PhaseTLSHandshake:
+		s.warn("the server is waiting for a TLS handshake (RFC 3207 §4), so this line will be read as TLS garbage; the TLS upgrade comes with internal/dial (issue 5)")
+		s.checkCommand(line, verb, phase)
+	default:
+		if verb != smtp.AUTH {
+			_ = s.in.SaveHistory(line)
+		}
+		s.checkCommand(line, verb, phase)
+	}
+	at := s.now()
+	if !s.write([]byte(line + "\r\n")) {
+		return
+	}
+	s.tr.AddClient(at, line)
+	if verb == smtp.QUIT && !sasl {
+		s.quitSent = true
+	}
+	s.pending = append(s.pending, pending{verb: verb, line: line, sent: at})
+}
+
+// checkCommand warns about what the user typed, in internal/smtp's words,
+// and about a verb out of phase. The line is sent anyway: seeing what the
+// server says is the point.
+func (s *Session) checkCommand(line string, verb smtp.Verb, phase Phase) {
+	cmd, err := smtp.ParseOptions{}.ParseCommand(line)
+	if err != nil {
+		s.warn("%s (sent as typed)", render.Escape(err.Error()))
+	} else {
+		for _, w := range cmd.Warnings {
+			s.warn("%s", render.Escape(w.String()))
+		}
+		s.rememberAddresses(cmd)
+	}
+	s.mu.Lock()
+	legal := verbLegal(verb, phase, &s.st)
+	ext := s.st.ehlo
+	s.mu.Unlock()
+	if verb.Known() && !legal && phase != PhaseTLSHandshake && phase != PhaseClosed {
+		switch {
+		case verb == smtp.STARTTLS || verb == smtp.AUTH || verb == smtp.BDAT || verb == smtp.ETRN:
+			if ext {
+				s.warn("%s was not advertised in the EHLO reply, or is out of place in phase %s", verb, phase)
+			} else {
+				s.warn("%s is an extension: send EHLO first to see whether the server offers it", verb)
+			}
+		case verb != smtp.EHLO && verb != smtp.HELO:
+			s.warn("%s is out of place in phase %s (expected %s)", verb, phase, verbList(s.legal(phase)))
+		}
+	}
+}
+
+// legal returns the verbs legal in phase, under the lock.
+func (s *Session) legal(phase Phase) []smtp.Verb {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return legalVerbs(phase, &s.st)
+}
+
+func verbList(vs []smtp.Verb) string {
+	var b strings.Builder
+	for i, v := range vs {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(string(v))
+	}
+	return b.String()
+}
+
+// rememberAddresses keeps the addresses of a command for completion.
+func (s *Session) rememberAddresses(cmd *smtp.Command) {
+	var a string
+	switch cmd.Verb {
+	case smtp.MAIL, smtp.RCPT:
+		if !cmd.Path.IsNull() {
+			a = cmd.Path.Mailbox.String()
+		}
+	case smtp.VRFY, smtp.EXPN:
+		if cmd.Mailbox != nil {
+			a = cmd.Mailbox.String()
+		}
+	}
+	if a == "" || a == "@" {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, x := range s.st.addrs {
+		if x == a {
+			return
+		}
+	}
+	if len(s.st.addrs) < 100 {
+		s.st.addrs = append(s.st.addrs, a)
+	}
+}
+
+// sendData sends one line of message text after 354, dot-stuffed by
+// internal/smtp's DotWriter (RFC 5321 §4.5.2); "." alone ends the data
+// (§4.1.1.4) and waits for the server's reply.
+func (s *Session) sendData(line string) {
+	if !s.in.Interactive() {
+		s.print(render.ClientLine("C: ", line))
+	}
+	at := s.now()
+	if line == "." {
+		if !s.write([]byte(".\r\n")) {
+			return
+		}
+		s.tr.AddClient(at, ".")
+		s.pending = append(s.pending, pending{verb: smtp.DATA, line: ".", sent: at})
+		s.setPhase(PhaseMail) // the reply decides; until then, no more data
+		return
+	}
+	wire, err := stuffLine(line)
+	if err != nil {
+		s.warn("cannot dot-stuff this line: %v", err)
+		return
+	}
+	if !s.write(wire) {
+		return
+	}
+	// The DotWriter turns a bare CR or LF into CRLF, so one typed line
+	// can be several on the wire: record each.
+	for _, l := range strings.Split(strings.TrimSuffix(string(wire), "\r\n"), "\r\n") {
+		s.tr.AddData(at, l)
+	}
+	if string(wire) != line+"\r\n" {
+		s.note("sent as %s (dot-stuffed: a line starting with \".\" gets another, RFC 5321 §4.5.2)", render.Escape(strings.TrimSuffix(string(wire), "\r\n")))
+	}
+}
+
+// stuffLine returns line as DATA text on the wire: a DotWriter over one
+// line, without the end-of-data line its Close adds. Its output does not
+// depend on how the body is split, so line by line is the same as whole.
+func stuffLine(line string) ([]byte, error) {
+	var b bytes.Buffer
+	dw := smtp.NewDotWriter(&b)
+	if _, err := io.WriteString(dw, line+"\r\n"); err != nil {
+		return nil, err
+	}
+	if err := dw.Close(); err != nil {
+		return nil, err
+	}
+	out, ok := bytes.CutSuffix(b.Bytes(), []byte(".\r\n"))
+	if !ok {
+		return nil, errors.New("DotWriter did not end with the end-of-data line")
+	}
+	return out, nil
+}
+
+func (s *Session) setPhase(p Phase) {
+	s.mu.Lock()
+	s.st.phase = p
+	s.mu.Unlock()
+}
+
+// closeConn closes the connection and records who closed it.
+func (s *Session) closeConn(side transcripts.Side, reason string) {
+	if s.closed {
+		return
+	}
+	s.closed = true
+	s.conn.Close()
+	s.tr.AddClose(s.now(), side, reason)
+	s.setPhase(PhaseClosed)
+}
