@@ -329,3 +329,21 @@ func TestDialErrors(t *testing.T) {
 func printable(s string) bool {
 	return utf8.ValidString(s) && strings.IndexFunc(s, func(r rune) bool { return r < 0x20 || r == 0x7f }) < 0
 }
+
+// TestDialProxyDown names the proxy that is not there.
+func TestDialProxyDown(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	for _, scheme := range []string{"http", "socks5"} {
+		_, err := Dial(context.Background(), "192.0.2.25:25", Options{Proxy: scheme + "://u:hunter2@" + addr, Timeout: 5 * time.Second})
+		var pe *ProxyError
+		if !errors.As(err, &pe) || !strings.Contains(err.Error(), "proxy "+scheme+"://u@"+addr) ||
+			!strings.Contains(err.Error(), "cannot connect to the proxy") || strings.Contains(err.Error(), "hunter2") {
+			t.Errorf("%s: err = %v", scheme, err)
+		}
+	}
+}

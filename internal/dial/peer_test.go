@@ -353,3 +353,27 @@ func TestPeerIPv6(t *testing.T) {
 		}
 	}
 }
+
+// TestPeerSOCKSResolution reaches the lab by name: socks5:// resolves
+// "localhost" here (in the family -4 asks for), socks5h:// lets microsocks
+// resolve it.
+func TestPeerSOCKSResolution(t *testing.T) {
+	l := startLab(t, "127.0.0.1")
+	_, port, _ := net.SplitHostPort(l.addr)
+	for _, scheme := range []string{"socks5", "socks5h"} {
+		t.Run(scheme, func(t *testing.T) {
+			proxy := strings.Replace(peertest.SOCKSProxy(t), "socks5", scheme, 1)
+			c, err := Dial(context.Background(), "localhost:"+port, Options{Proxy: proxy, Network: "tcp4", Timeout: 10 * time.Second})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			if c.Path().Target != "localhost:"+port || c.Path().Proxy.Scheme != scheme {
+				t.Errorf("Path = %+v", c.Path())
+			}
+			s := newSession(t, c)
+			s.expect(220)
+			s.cmd("QUIT", 221)
+		})
+	}
+}

@@ -69,6 +69,13 @@ func socksCause(ctx context.Context, err error) error {
 // socksReason explains the failures x/net reports only as text.
 func socksReason(err error, p *proxySpec) string {
 	msg := err.Error()
+	var oe *net.OpError
+	if errors.As(err, &oe) && oe.Op == "socks connect" {
+		var dialErr *net.OpError
+		if errors.As(oe.Err, &dialErr) && dialErr.Op == "dial" {
+			return "cannot connect to the proxy"
+		}
+	}
 	switch {
 	case contains(msg, "username/password authentication failed"):
 		return "the proxy rejected the credentials in the proxy URL (check the user and password)"
