@@ -303,6 +303,7 @@ func (p *prefixConn) Read(b []byte) (int, error) {
 // STARTTLS injection (CVE-2011-0411), counted in Inspection.Injected and
 // discarded, never read as if they had come over TLS. After StartTLS the
 // client must forget what it knew and send EHLO again (RFC 3207 §4.2).
+// After an error the stream is in an unknown state: close the Conn.
 func (c *Conn) StartTLS(ctx context.Context) (*Inspection, error) {
 	if c.insp != nil {
 		return nil, errors.New("STARTTLS: TLS is already up")

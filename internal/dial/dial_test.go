@@ -157,6 +157,7 @@ func TestParseProxy(t *testing.T) {
 		{in: "http://:3128", err: "no host"},
 		{in: "http://proxy.example:99999", err: "port must be 1 to 65535"},
 		{in: "http://proxy.example:3128/path", err: "no path"},
+		{in: "http://proxy.example:port", err: `(invalid port ":port" after host)`},
 		{in: "http://user:hunter2@proxy.example:port", err: "proxy URL"},
 		{in: "http://user:hunter2%zz@proxy.example:3128", err: "proxy URL"},
 		{in: "http://user:hunter2 x@proxy.example:3128", err: "proxy URL"},

@@ -136,9 +136,11 @@ func parseProxy(s string) (*proxySpec, error) {
 	if err != nil {
 		msg := "not a URL like http://[user:pass@]host:port or socks5://host:port"
 		var ue *url.Error
-		if errors.As(err, &ue) {
-			// ue.Err never holds the URL itself, only what is wrong with it.
-			msg = fmt.Sprintf("%s (%s)", msg, redactURLError(ue.Err, u, s))
+		// ue.Err quotes the offending part ("invalid URL escape "%zz""),
+		// which may be a piece of the password: show it only when the URL
+		// has no user information.
+		if errors.As(err, &ue) && !strings.Contains(s, "@") {
+			msg += " (" + ue.Err.Error() + ")"
 		}
 		return nil, &ProxyURLError{Msg: msg}
 	}
@@ -187,24 +189,4 @@ func parseProxy(s string) (*proxySpec, error) {
 		p.hasAuth = p.hasAuth || p.user != ""
 	}
 	return p, nil
-}
-
-// redactURLError describes err from url.Parse without the password.
-func redactURLError(err error, _ *url.URL, raw string) string {
-	msg := err.Error()
-	if i := strings.Index(raw, "@"); i >= 0 {
-		// Anything before the last '@' may be a password; drop any quoted
-		// part of the message that contains it.
-		secret := raw[:strings.LastIndex(raw, "@")]
-		if j := strings.Index(secret, "//"); j >= 0 {
-			secret = secret[j+2:]
-		}
-		if secret != "" && strings.Contains(msg, secret) {
-			return "malformed user information"
-		}
-		if k := strings.LastIndex(secret, ":"); k >= 0 && strings.Contains(msg, secret[k+1:]) && secret[k+1:] != "" {
-			return "malformed user information"
-		}
-	}
-	return msg
 }
