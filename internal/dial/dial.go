@@ -288,6 +288,7 @@ type prefixConn struct {
 	prefix []byte
 }
 
+// Read returns the kept bytes first, then reads the connection.
 func (p *prefixConn) Read(b []byte) (int, error) {
 	if len(p.prefix) > 0 {
 		n := copy(b, p.prefix)

@@ -43,6 +43,7 @@ type ProxyResponseError struct {
 	Msg    string
 }
 
+// Error says where and what went wrong, e.g. "byte 0: not an HTTP response".
 func (e *ProxyResponseError) Error() string {
 	return fmt.Sprintf("byte %d: %s", e.Offset, e.Msg)
 }
@@ -215,6 +216,8 @@ type ProxyError struct {
 	Err        error  // underlying error, if any
 }
 
+// Error names the proxy (no password), the target, the escaped status line
+// and what it means.
 func (e *ProxyError) Error() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "proxy %s", e.Proxy)
@@ -233,6 +236,7 @@ func (e *ProxyError) Error() string {
 	return b.String()
 }
 
+// Unwrap returns the underlying error, if any.
 func (e *ProxyError) Unwrap() error { return e.Err }
 
 // truncate shortens s to at most n bytes, marking the cut.

@@ -126,6 +126,7 @@ type ProxyURLError struct {
 	Msg string
 }
 
+// Error says what is wrong with the URL without repeating it.
 func (e *ProxyURLError) Error() string { return "proxy URL: " + e.Msg }
 
 // parseProxy parses a --proxy URL. Its errors never include the URL's

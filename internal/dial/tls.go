@@ -61,10 +61,12 @@ type CertificateError struct {
 	Err    error // the crypto/x509 error
 }
 
+// Error is "certificate <reason>: <detail>".
 func (e *CertificateError) Error() string {
 	return "certificate " + e.Reason + ": " + e.Detail
 }
 
+// Unwrap returns the crypto/x509 error.
 func (e *CertificateError) Unwrap() error { return e.Err }
 
 // TLSError is a failed TLS handshake. Inspection, when not nil, holds what
@@ -77,8 +79,10 @@ type TLSError struct {
 	Err        error
 }
 
+// Error is "<op> handshake: <cause>".
 func (e *TLSError) Error() string { return e.Op + " handshake: " + e.Err.Error() }
 
+// Unwrap returns the cause (a *CertificateError when verification failed).
 func (e *TLSError) Unwrap() error { return e.Err }
 
 // tlsConfig builds the crypto/tls configuration for serverName. The
