@@ -209,7 +209,7 @@ func (s *Session) replyError(rr replyResult) {
 	}
 	switch {
 	case errors.Is(err, io.EOF) && !errors.Is(err, io.ErrUnexpectedEOF):
-		if s.quitSent && len(s.pending) <= 1 {
+		if s.quitSent && (len(s.pending) == 0 || len(s.pending) == 1 && s.pending[0].verb == smtp.QUIT) {
 			if len(s.pending) == 1 {
 				s.warn("the server closed the connection without answering QUIT")
 			}

@@ -201,18 +201,30 @@ func (s *Session) Run(ctx context.Context, in LineReader) error {
 	timer := time.NewTimer(s.cfg.Timeout)
 	defer timer.Stop()
 	timedOut := false
+	grace := time.NewTimer(typeAhead)
+	defer grace.Stop()
 	for !s.closed {
 		if !requested && s.wantsInput() {
 			in.SetPrompt(s.prompt())
 			want <- struct{}{}
 			requested = true
 		}
-		var timeout <-chan time.Time
+		var timeout, graceOver <-chan time.Time
 		if len(s.pending) > 0 && !timedOut {
 			timer.Reset(time.Until(s.pending[0].sent.Add(s.cfg.Timeout)))
 			timeout = timer.C
 		}
+		if !requested && in.Interactive() && len(s.pending) > 0 {
+			grace.Reset(time.Until(s.pending[len(s.pending)-1].sent.Add(typeAhead)))
+			graceOver = grace.C
+		}
 		select {
+		case <-graceOver:
+			// A slow server: let the user type on; its reply will be
+			// printed above the line being edited.
+			in.SetPrompt(s.prompt())
+			want <- struct{}{}
+			requested = true
 		case <-ctx.Done():
 			s.closeConn(transcripts.SideClient, "interrupted")
 			return exitErr(ExitProtocol, "interrupted: %w", ctx.Err())
@@ -241,20 +253,52 @@ func (s *Session) Run(ctx context.Context, in LineReader) error {
 			in.SetPrompt(s.prompt()) // the phase may have changed
 		}
 	}
+	if !in.Interactive() {
+		s.drainScript(requested, want, lines)
+	}
 	if s.failure != nil {
 		return s.failure
 	}
 	return nil
 }
 
-// wantsInput reports whether the session should read the next input line:
-// a person may type at any time (as with telnet, replies come when they
-// come), but a script waits for each reply so that `expect` checks the
-// reply to the line before it.
-func (s *Session) wantsInput() bool {
-	if s.in.Interactive() {
-		return true
+// drainScript reads what is left of a script once the connection closed:
+// "expect" lines still check the last reply (typically QUIT's 221), and
+// any line that can no longer be sent fails the script.
+func (s *Session) drainScript(requested bool, want chan<- struct{}, lines <-chan inputResult) {
+	for {
+		if !requested {
+			want <- struct{}{}
+		}
+		requested = false
+		l := <-lines
+		if l.err != nil {
+			return
+		}
+		if code, ok := expectLine(l.line); ok {
+			s.expect(code)
+			continue
+		}
+		if t := strings.TrimSpace(l.line); t == "" || strings.HasPrefix(t, "#") {
+			continue
+		}
+		s.warn("not sent, the connection is closed: %s", render.Escape(l.line))
+		s.fail(ExitProtocol, "the connection closed before the script ended")
+		return
 	}
+}
+
+// typeAhead is how long the prompt waits for the replies to what was just
+// typed before it lets the user type on. Replies usually come within
+// milliseconds, and waiting for them gives the next prompt the right phase;
+// a slow server must not block typing.
+const typeAhead = 250 * time.Millisecond
+
+// wantsInput reports whether the session should read the next input line
+// now: once every command sent has its reply. A script always waits (up to
+// the timeout) so that `expect` checks the reply to the line before it; a
+// person waits at most typeAhead (see Run).
+func (s *Session) wantsInput() bool {
 	return len(s.pending) == 0
 }
 
@@ -381,6 +425,15 @@ func (s *Session) handleInput(l inputResult) error {
 			return nil // blank lines and comments in scripts
 		}
 	} else if strings.TrimSpace(line) == "" {
+		return nil
+	}
+	if s.quitSent {
+		// RFC 5321 §4.1.1.10: after QUIT the server closes; anything
+		// more would go nowhere.
+		s.warn("not sent, QUIT was sent and the session is ending: %s", render.Escape(line))
+		if !s.in.Interactive() {
+			s.fail(ExitProtocol, "the script goes on after QUIT")
+		}
 		return nil
 	}
 	s.sendCommand(line)

@@ -79,6 +79,26 @@ func TestSessionAgainstLab(t *testing.T) {
 			code:  ExitOK,
 		},
 		{
+			name:  "expect-after-quit",
+			lines: []string{"QUIT", "expect 221"},
+			want:  []string{"S: 221", "expect 221: ok"},
+			code:  ExitOK,
+		},
+		{
+			name:    "line-after-close-fails",
+			lines:   []string{"QUIT", "NOOP"},
+			want:    []string{"S: 221", "not sent"},
+			notWant: []string{"C: NOOP"},
+			code:    ExitProtocol,
+		},
+		{
+			name:  "meta-commands",
+			lines: []string{"EHLO client.example", ":explain", ":explain 5.7.1", ":info", ":nope"},
+			want: []string{"after EHLO:", "Reply code 250", "5.7.1", "phase:     mail", "capabilities:", "  PIPELINING",
+				"unknown meta-command :nope"},
+			code: ExitOK,
+		},
+		{
 			name:  "extension-before-ehlo",
 			lines: []string{"STARTTLS"},
 			want:  []string{"! STARTTLS is an extension: send EHLO first"},
@@ -126,7 +146,7 @@ func TestSessionAgainstLab(t *testing.T) {
 			// What was typed is what was sent.
 			sent := clientLines(s.Transcript())
 			for _, l := range tt.lines {
-				if _, isExpect := expectLine(l); isExpect {
+				if _, isExpect := expectLine(l); isExpect || strings.HasPrefix(l, ":") {
 					continue
 				}
 				found := false

@@ -1,0 +1,249 @@
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/netip"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+	"golang.org/x/term"
+
+	"github.com/smtpsh/smtpsh/internal/lab"
+	"github.com/smtpsh/smtpsh/internal/lab/selfsigned"
+	"github.com/smtpsh/smtpsh/internal/lab/store"
+	"github.com/smtpsh/smtpsh/internal/render"
+	"github.com/smtpsh/smtpsh/shell"
+)
+
+// shellOptions are the flags of the shell, `smtpsh [flags] [host[:port]]`.
+type shellOptions struct {
+	Commands  []string
+	Script    string
+	EHLO      string
+	Timeout   time.Duration
+	NoExplain bool
+	Record    string
+}
+
+// shellHelp documents the shell's input modes and exit statuses; it is
+// appended to the root command's help by addShellFlags.
+const shellHelp = `
+
+The shell: smtpsh [flags] [host[:port]] connects to host (port 25 by default)
+and sends what you type, explaining every reply. With no host it starts the
+practice lab in-process on a loopback port and connects to it.
+
+Lines come from the terminal (readline, Tab completion, history), from -c
+(repeatable), from --script FILE, or from a stdin that is not a terminal.
+In -c and scripts, "expect CODE" checks the last reply ("expect 250",
+"expect 2xx"); blank lines and lines starting with # are skipped outside DATA.
+At the end of the input the shell sends QUIT.
+
+Exit status:
+  0  every expectation held and the session ended cleanly
+  1  bad usage or another error
+  3  the connection could not be opened
+  4  an expectation failed (the shell then sends QUIT)
+  5  protocol error: no reply in time, the server closed unexpectedly, or an unreadable reply
+  6  TLS failure (reserved for --tls/--starttls)`
+
+// addShellFlags adds the shell's flags to cmd (the root command) and the
+// help section about them and the exit statuses.
+func addShellFlags(cmd *cobra.Command, o *shellOptions) {
+	f := cmd.Flags()
+	f.StringArrayVarP(&o.Commands, "command", "c", nil, `send this line, then the next -c; "expect CODE" checks the last reply (repeatable)`)
+	f.StringVar(&o.Script, "script", "", "read lines (and expect lines) from FILE instead of the terminal")
+	f.StringVar(&o.EHLO, "ehlo", defaultEHLOName(), "the name EHLO and HELO completion offers")
+	f.DurationVar(&o.Timeout, "timeout", shell.DefaultTimeout, "how long to wait to connect and for each reply")
+	f.BoolVar(&o.NoExplain, "no-explain", false, "do not print the one-line explanation after each reply")
+	f.StringVar(&o.Record, "record", "", "write the session's transcript to FILE (secrets redacted)")
+	if !strings.Contains(cmd.Long, "Exit status:") {
+		cmd.Long += shellHelp
+	}
+}
+
+// defaultEHLOName is this machine's name, as RFC 5321 §4.1.1.1 wants in
+// EHLO, or "localhost" when it has none.
+func defaultEHLOName() string {
+	if h, err := os.Hostname(); err == nil && h != "" {
+		return h
+	}
+	return "localhost"
+}
+
+// runShell runs the shell against args[0], or against a lab started
+// in-process when there is no argument. Its error is a *shell.ExitError
+// when a particular exit status applies.
+func runShell(cmd *cobra.Command, args []string, o *shellOptions) error {
+	if len(o.Commands) > 0 && o.Script != "" {
+		return errors.New("-c and --script do not go together: put the lines in the script")
+	}
+	out := cmd.OutOrStdout()
+	ctx := cmd.Context()
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	cfg := shell.Config{
+		EHLOName:  o.EHLO,
+		Timeout:   o.Timeout,
+		NoExplain: o.NoExplain,
+		Terminal:  render.Detect(out, os.Getenv),
+	}
+	if len(args) > 0 {
+		addr, err := targetAddr(args[0])
+		if err != nil {
+			return err
+		}
+		cfg.Addr = addr
+	} else {
+		l, err := startShellLab()
+		if err != nil {
+			return fmt.Errorf("starting the lab: %w", err)
+		}
+		defer l.stop()
+		cfg.Addr = l.addr
+		cfg.Name = "lab:" + l.port
+		fmt.Fprintf(out, "smtpsh: no host given: practising on the lab (profile %s) at %s; smtpsh HOST connects elsewhere\n", l.profile, l.addr)
+	}
+
+	in, err := shellInput(cmd, o)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	s, err := shell.New(cfg)
+	if err != nil {
+		return err
+	}
+	runErr := s.Run(ctx, in)
+	if o.Record != "" {
+		if err := shell.WriteTranscript(o.Record, s.Transcript()); err != nil {
+			return errors.Join(runErr, fmt.Errorf("--record: %w", err))
+		}
+	}
+	return runErr
+}
+
+// shellInput picks where lines come from: -c, --script, a stdin that is
+// not a terminal, or readline on the terminal.
+func shellInput(cmd *cobra.Command, o *shellOptions) (shell.LineReader, error) {
+	out := cmd.OutOrStdout()
+	switch {
+	case len(o.Commands) > 0:
+		return shell.Lines(out, o.Commands...), nil
+	case o.Script != "":
+		f, err := os.Open(o.Script)
+		if err != nil {
+			return nil, fmt.Errorf("--script: %w", err)
+		}
+		return closeWith(shell.NewScanner(f, o.Script, out), f), nil
+	}
+	stdin := cmd.InOrStdin()
+	if f, ok := stdin.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+		// readline reads os.Stdin itself, through a reader its Close can
+		// cancel.
+		rl, err := shell.NewReadline(shell.ReadlineConfig{Stdout: out, Stderr: cmd.ErrOrStderr()})
+		if err != nil {
+			return nil, err
+		}
+		return rl, nil
+	}
+	return shell.NewScanner(stdin, "stdin", out), nil
+}
+
+// closeWith makes a LineReader's Close also close c.
+func closeWith(r shell.LineReader, c io.Closer) shell.LineReader {
+	return &closingReader{LineReader: r, c: c}
+}
+
+type closingReader struct {
+	shell.LineReader
+	c io.Closer
+}
+
+func (r *closingReader) Close() error {
+	return errors.Join(r.LineReader.Close(), r.c.Close())
+}
+
+// targetAddr turns "host", "host:port", "[v6]:port" or a bare IPv6 address
+// into "host:port", port 25 by default (RFC 5321 §4.5.4.2).
+func targetAddr(arg string) (string, error) {
+	if arg == "" {
+		return "", errors.New("empty host")
+	}
+	if host, port, err := net.SplitHostPort(arg); err == nil {
+		if n, err := strconv.ParseUint(port, 10, 16); host == "" || err != nil || n == 0 || strings.ContainsAny(host, "/ ") {
+			return "", fmt.Errorf("%q: want host or host:port, port 1-65535", arg)
+		}
+		return arg, nil
+	}
+	if a, err := netip.ParseAddr(strings.Trim(arg, "[]")); err == nil {
+		return net.JoinHostPort(a.String(), "25"), nil
+	}
+	if strings.ContainsAny(arg, ":[]/ ") {
+		return "", fmt.Errorf("%q: want host or host:port", arg)
+	}
+	return net.JoinHostPort(arg, "25"), nil
+}
+
+// shellLab is a lab started in-process for the shell.
+type shellLab struct {
+	addr, port, profile string
+	stop                func()
+}
+
+// startShellLab starts the lab with profile default on a free loopback
+// port, with a self-signed certificate and an in-memory store, as `smtpsh
+// lab` would with --listen 127.0.0.1:0 --tls-listen "".
+func startShellLab() (*shellLab, error) {
+	p, err := lab.LoadProfile("default")
+	if err != nil {
+		return nil, err
+	}
+	cert, err := selfsigned.Certificate(p.Hostname)
+	if err != nil {
+		return nil, err
+	}
+	st, err := store.New("")
+	if err != nil {
+		return nil, err
+	}
+	srv, err := lab.New(lab.Config{
+		Profile: p,
+		Store:   st,
+		TLS:     &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12},
+	})
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	ln, err := labListen("127.0.0.1:0", "--listen")
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = srv.Serve(ln)
+	}()
+	_, port, _ := net.SplitHostPort(ln.Addr().String())
+	return &shellLab{
+		addr: ln.Addr().String(), port: port, profile: p.Name,
+		stop: func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+			defer cancel()
+			_ = srv.Shutdown(ctx)
+			<-done
+			st.Close()
+		},
+	}, nil
+}
