@@ -417,7 +417,8 @@ func (s *Session) handleInput(l inputResult) error {
 		s.sendData(line)
 		return nil
 	}
-	if strings.HasPrefix(strings.TrimLeft(line, " \t"), ":") {
+	if strings.HasPrefix(strings.TrimLeft(line, " \t"), ":") && !s.saslPending() {
+		_ = s.in.SaveHistory(line)
 		return s.meta(strings.TrimLeft(line, " \t"))
 	}
 	if !s.in.Interactive() {
@@ -436,7 +437,7 @@ func (s *Session) handleInput(l inputResult) error {
 		}
 		return nil
 	}
-	s.sendCommand(line)
+	s.sendCommand(line, true)
 	return nil
 }
 
@@ -456,7 +457,7 @@ func (s *Session) endOfInput() {
 			s.closeConn(transcripts.SideClient, "")
 		}
 	default:
-		s.sendCommand("QUIT")
+		s.sendCommand("QUIT", false)
 	}
 }
 
@@ -505,7 +506,7 @@ func (s *Session) expect(code string) {
 	s.warn("expect %s: got %s", code, got)
 	s.fail(ExitExpect, "expectation failed: expected %s, got %s", code, got)
 	if !s.quitSent && !s.closed {
-		s.sendCommand("QUIT")
+		s.sendCommand("QUIT", false)
 	}
 }
 
@@ -521,8 +522,10 @@ func (s *Session) write(b []byte) bool {
 }
 
 // sendCommand sends a command line exactly as typed, after warning about
-// what a strict server would object to. Nothing is ever rewritten.
-func (s *Session) sendCommand(line string) {
+// what a strict server would object to. Nothing is ever rewritten. typed
+// is false for the QUIT the shell sends itself, which stays out of the
+// history.
+func (s *Session) sendCommand(line string, typed bool) {
 	if s.closed {
 		return
 	}
@@ -547,7 +550,7 @@ func (s *Session) sendCommand(line string) {
 		s.warn("the server is waiting for a TLS handshake (RFC 3207 §4), so this line will be read as TLS garbage; the TLS upgrade comes with internal/dial (issue 5)")
 		s.checkCommand(line, verb, phase)
 	default:
-		if verb != smtp.AUTH {
+		if verb != smtp.AUTH && typed {
 			_ = s.in.SaveHistory(line)
 		}
 		s.checkCommand(line, verb, phase)
@@ -692,6 +695,13 @@ func stuffLine(line string) ([]byte, error) {
 		return nil, errors.New("DotWriter did not end with the end-of-data line")
 	}
 	return out, nil
+}
+
+// saslPending reports whether the server asked for a SASL response.
+func (s *Session) saslPending() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.st.sasl
 }
 
 func (s *Session) setPhase(p Phase) {

@@ -236,6 +236,8 @@ type ptyShell struct {
 	out  *syncBuffer
 	cmd  *exec.Cmd
 	done chan error
+	// state is the shell's XDG_STATE_HOME.
+	state string
 }
 
 // startPTYShell runs the test binary as smtpsh with args on a new pty,
@@ -249,7 +251,7 @@ func startPTYShell(t *testing.T, args ...string) *ptyShell {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := &ptyShell{t: t, tty: tty, out: &syncBuffer{}, cmd: cmd, done: make(chan error, 1)}
+	p := &ptyShell{t: t, tty: tty, out: &syncBuffer{}, cmd: cmd, done: make(chan error, 1), state: state}
 	copied := make(chan struct{})
 	go func() {
 		defer close(copied)
@@ -432,5 +434,42 @@ func TestPTYReplyWhileTyping(t *testing.T) {
 		}
 	case <-time.After(5 * time.Second):
 		t.Fatalf("the server got nothing:\n%q", p.out.String())
+	}
+}
+
+// TestPTYInterruptAndHistory checks that Ctrl-C drops the line being
+// edited, and that the history keeps commands but never an AUTH line.
+func TestPTYInterruptAndHistory(t *testing.T) {
+	addr := labAddr(t)
+	rec := filepath.Join(t.TempDir(), "s.txt")
+	p := startPTYShell(t, addr, "--record", rec)
+	at := p.waitFor(0, "helo> ")
+	p.typeText("NOOP\r")
+	at = p.waitFor(at, "S: 250 2.0.0")
+	p.typeText("AUTH PLAIN AHUAcA==\r")
+	at = p.waitFor(at, "S: 503")
+	p.typeText("VRFY ro")
+	at = p.waitFor(at, "VRFY ro")
+	p.typeText("\x03") // Ctrl-C
+	at = p.waitFor(at, "^C")
+	p.typeText("HELP\r")
+	at = p.waitFor(at, "S: 214")
+	p.typeText("\x04")
+	if code := p.wait(); code != 0 {
+		t.Errorf("exit status %d\n%s", code, p.out.String())
+	}
+	b, err := os.ReadFile(rec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(b), "C: VRFY") || !strings.Contains(string(b), "C: HELP") {
+		t.Errorf("Ctrl-C did not drop the line:\n%s", b)
+	}
+	h, err := os.ReadFile(filepath.Join(p.state, "smtpsh", "history"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := string(h); got != "NOOP\nHELP\n" {
+		t.Errorf("history file %q, want NOOP and HELP only", got)
 	}
 }
