@@ -46,7 +46,7 @@ func FuzzSession(f *testing.F) {
 			t.Fatal(err)
 		}
 		var out bytes.Buffer
-		_ = s.Run(context.Background(), Lines(&out, "EHLO client.example", "AUTH LOGIN", "dXNlcg==", "MAIL FROM:<a@example.org>",
+		_ = s.Run(context.Background(), Lines(&out, ":raw on", "EHLO client.example", "AUTH LOGIN", "dXNlcg==", "MAIL FROM:<a@example.org>",
 			"DATA", ".line", ".", ":info", ":explain", "QUIT"))
 		for i, c := range out.Bytes() {
 			if c < 0x20 && c != '\n' || c == 0x7f {

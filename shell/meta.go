@@ -26,6 +26,7 @@ func MetaCommands() []MetaCommand {
 		{":explain", "[CODE]", "the long explanation of the last reply, or of a code such as 550 or 5.7.1"},
 		{":info", "", "the connection, phase and the server's capabilities"},
 		{":save", "FILE", "write the transcript so far to FILE (secrets redacted)"},
+		{":raw", "on|off", "show the bytes sent and received, CR LF visible, other control bytes in hex"},
 		{":quit", "", "send QUIT and leave (Ctrl-D does the same)"},
 	}
 }
@@ -48,6 +49,8 @@ func (s *Session) meta(line string) error {
 		s.info()
 	case ":save":
 		s.save(arg)
+	case ":raw":
+		s.setRaw(strings.ToLower(arg))
 	default:
 		s.warn("unknown meta-command %s: :help lists them", render.Escape(name))
 	}

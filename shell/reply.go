@@ -42,6 +42,9 @@ func (s *Session) handleReply(rr replyResult) {
 		s.warn("%s", render.Escape(w.String()))
 	}
 	s.last, s.lastVerb = r, p.verb
+	if p.verb == smtp.QUIT {
+		s.quitAnswered = rr.at
+	}
 	s.explainReply(r, p.verb)
 	s.advance(r, p)
 }

@@ -96,6 +96,7 @@ type Session struct {
 	in   LineReader
 	out  io.Writer
 	conn net.Conn
+	tap  *tapConn // conn, with :raw's copy of what was read
 
 	mu sync.Mutex // guards st
 	st state
@@ -104,9 +105,11 @@ type Session struct {
 	last     *smtp.Reply
 	lastVerb smtp.Verb
 	quitSent bool
-	closed   bool
-	failure  *ExitError // how the session failed, if it did
-	prevCaps *smtp.Capabilities
+	// quitAnswered is when the reply to QUIT came; zero before.
+	quitAnswered time.Time
+	closed       bool
+	failure      *ExitError // how the session failed, if it did
+	prevCaps     *smtp.Capabilities
 }
 
 // New returns a Session for cfg. It connects only when Run is called.
@@ -180,7 +183,8 @@ func (s *Session) Run(ctx context.Context, in LineReader) error {
 	if err != nil {
 		return exitErr(ExitConnect, "cannot connect to %s: %w", s.cfg.Addr, err)
 	}
-	s.conn = conn
+	s.tap = &tapConn{Conn: conn}
+	s.conn = s.tap
 	start := s.now()
 	s.tr.Started = start
 	s.tr.Client = conn.LocalAddr().String()
@@ -191,7 +195,7 @@ func (s *Session) Run(ctx context.Context, in LineReader) error {
 	done := make(chan struct{})
 	defer close(done)
 	replies := make(chan replyResult)
-	go readReplies(smtp.NewReplyReader(conn, nil), replies, done, s.now)
+	go readReplies(smtp.NewReplyReader(s.tap, nil), replies, done, s.now)
 	want := make(chan struct{}, 1)
 	lines := make(chan inputResult, 1)
 	go readInput(in, want, lines, done)
@@ -210,8 +214,12 @@ func (s *Session) Run(ctx context.Context, in LineReader) error {
 			requested = true
 		}
 		var timeout, graceOver <-chan time.Time
-		if len(s.pending) > 0 && !timedOut {
+		switch {
+		case len(s.pending) > 0 && !timedOut:
 			timer.Reset(time.Until(s.pending[0].sent.Add(s.cfg.Timeout)))
+			timeout = timer.C
+		case len(s.pending) == 0 && !s.quitAnswered.IsZero():
+			timer.Reset(time.Until(s.quitAnswered.Add(min(quitLinger, s.cfg.Timeout))))
 			timeout = timer.C
 		}
 		if !requested && in.Interactive() && len(s.pending) > 0 {
@@ -230,6 +238,7 @@ func (s *Session) Run(ctx context.Context, in LineReader) error {
 			return exitErr(ExitProtocol, "interrupted: %w", ctx.Err())
 		case rr := <-replies:
 			timedOut = false
+			s.printRawReceived()
 			s.handleReply(rr)
 		case l := <-lines:
 			requested = false
@@ -237,6 +246,12 @@ func (s *Session) Run(ctx context.Context, in LineReader) error {
 				return err
 			}
 		case <-timeout:
+			if len(s.pending) == 0 {
+				// QUIT was answered but the server keeps the
+				// connection open: the client may close now.
+				s.closeConn(transcripts.SideClient, "")
+				continue
+			}
 			p := s.pending[0]
 			what := "greeting"
 			if p.verb != explain.Greeting {
@@ -299,8 +314,15 @@ const typeAhead = 250 * time.Millisecond
 // the timeout) so that `expect` checks the reply to the line before it; a
 // person waits at most typeAhead (see Run).
 func (s *Session) wantsInput() bool {
-	return len(s.pending) == 0
+	// After QUIT nothing more is read: the session is ending (and a read
+	// started now would race with readline's Close).
+	return len(s.pending) == 0 && !s.quitSent
 }
+
+// quitLinger is how long the shell waits, after the reply to QUIT, for the
+// server to close the connection (RFC 5321 §4.1.1.10) before closing it;
+// less when the timeout is shorter.
+const quitLinger = 2 * time.Second
 
 // readReplies reads replies until the connection fails or done is closed.
 func readReplies(rr *smtp.ReplyReader, out chan<- replyResult, done <-chan struct{}, now func() time.Time) {
@@ -512,6 +534,7 @@ func (s *Session) expect(code string) {
 
 // write sends bytes to the server; a failure closes the session.
 func (s *Session) write(b []byte) bool {
+	s.printRawSent(b)
 	if _, err := s.conn.Write(b); err != nil {
 		s.warn("cannot send: %v", err)
 		s.closeConn(transcripts.SideUnknown, "write failed")

@@ -99,6 +99,13 @@ func TestSessionAgainstLab(t *testing.T) {
 			code: ExitOK,
 		},
 		{
+			name:    "raw-on-off",
+			lines:   []string{":raw on", "NOOP", ":raw off", "QUIT"},
+			want:    []string{"raw on:", `-> NOOP\r\n`, `<- 250 2.0.0 Ok\r\n`, "raw off", "C: QUIT"},
+			notWant: []string{`-> QUIT`},
+			code:    ExitOK,
+		},
+		{
 			name:  "extension-before-ehlo",
 			lines: []string{"STARTTLS"},
 			want:  []string{"! STARTTLS is an extension: send EHLO first"},
@@ -353,6 +360,19 @@ func TestHostileServers(t *testing.T) {
 			want:   []string{"S: 250-mx.example", "closed the connection in the middle of a reply while waiting for the reply to \"EHLO client.example\""},
 			code:   ExitProtocol,
 			server: []string{"220 ok", "250-mx.example"},
+		},
+		{
+			name: "answers-quit-but-stays-open",
+			serve: func(c net.Conn) {
+				fmt.Fprint(c, "220 ok\r\n")
+				readLine(c)
+				fmt.Fprint(c, "221 bye\r\n")
+				io.Copy(io.Discard, c)
+			},
+			lines:   []string{"QUIT", "expect 221"},
+			timeout: 100 * time.Millisecond,
+			want:    []string{"S: 221 bye", "expect 221: ok"},
+			code:    ExitOK,
 		},
 		{
 			name: "closes-without-421",
