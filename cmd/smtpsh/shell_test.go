@@ -231,7 +231,7 @@ func TestShellHelpDocumentsExitStatus(t *testing.T) {
 
 // ptyShell is the shell running in its own process on a pseudo-terminal.
 type ptyShell struct {
-	t    *testing.T
+	t    testing.TB
 	tty  *os.File
 	out  *syncBuffer
 	cmd  *exec.Cmd
@@ -242,7 +242,7 @@ type ptyShell struct {
 
 // startPTYShell runs the test binary as smtpsh with args on a new pty,
 // with history in a temporary XDG_STATE_HOME and colour off.
-func startPTYShell(t *testing.T, args ...string) *ptyShell {
+func startPTYShell(t testing.TB, args ...string) *ptyShell {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], args...)
 	state := t.TempDir()
@@ -471,5 +471,41 @@ func TestPTYInterruptAndHistory(t *testing.T) {
 	}
 	if got := string(h); got != "NOOP\nHELP\n" {
 		t.Errorf("history file %q, want NOOP and HELP only", got)
+	}
+}
+
+// BenchmarkStartToPrompt measures a newcomer's start: `smtpsh` with no
+// host, on a terminal, until the first prompt (the in-process lab started
+// and its greeting explained), then Ctrl-D until exit. The process is the
+// test binary re-executed as smtpsh.
+func BenchmarkStartToPrompt(b *testing.B) {
+	var toPrompt time.Duration
+	for i := 0; i < b.N; i++ {
+		start := time.Now()
+		p := startPTYShell(b)
+		p.waitFor(0, "helo> ")
+		toPrompt += time.Since(start)
+		p.typeText("\x04")
+		if code := p.wait(); code != 0 {
+			b.Fatalf("exit status %d\n%s", code, p.out.String())
+		}
+	}
+	b.ReportMetric(float64(toPrompt.Microseconds())/1000/float64(b.N), "ms-to-prompt")
+}
+
+// TestPTYNoHost is a newcomer's first run: `smtpsh` on a terminal with no
+// host practises on the in-process lab, says so in one line, and prompts
+// with the lab's port and the phase.
+func TestPTYNoHost(t *testing.T) {
+	p := startPTYShell(t)
+	at := p.waitFor(0, "no host given: practising on the lab (profile default) at 127.0.0.1:")
+	at = p.waitFor(at, "S: 220 lab.smtpsh.test ESMTP smtpsh-lab")
+	p.waitFor(at, "lab:")
+	p.waitFor(at, " helo> ")
+	p.typeText(":help\r")
+	p.waitFor(at, ":explain [CODE]")
+	p.typeText("\x04")
+	if code := p.wait(); code != 0 {
+		t.Errorf("exit status %d\n%s", code, p.out.String())
 	}
 }
