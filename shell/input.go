@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 )
 
 // ErrInterrupt is returned by a LineReader's ReadLine when the user pressed
@@ -107,12 +106,3 @@ func (r *scanReader) Stdout() io.Writer        { return r.out }
 func (r *scanReader) SaveHistory(string) error { return nil }
 func (r *scanReader) Interactive() bool        { return false }
 func (r *scanReader) Close() error             { return nil }
-
-// OpenScript opens a script file for NewScanner.
-func OpenScript(path string) (*os.File, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, fmt.Errorf("--script: %w", err)
-	}
-	return f, nil
-}

@@ -235,7 +235,7 @@ func (s *Session) Run(ctx context.Context, in LineReader) error {
 			requested = true
 		case <-ctx.Done():
 			s.closeConn(transcripts.SideClient, "interrupted")
-			return exitErr(ExitProtocol, "interrupted: %w", ctx.Err())
+			return fmt.Errorf("interrupted: %w", ctx.Err())
 		case rr := <-replies:
 			timedOut = false
 			s.printRawReceived()

@@ -9,8 +9,10 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"os/signal"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -91,6 +93,10 @@ func runShell(cmd *cobra.Command, args []string, o *shellOptions) error {
 	if ctx == nil {
 		ctx = context.Background()
 	}
+	// Ctrl-C on a script ends the session and still writes --record; on
+	// a terminal readline takes Ctrl-C as a key, which clears the line.
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
 	cfg := shell.Config{
 		EHLOName:  o.EHLO,
 		Timeout:   o.Timeout,

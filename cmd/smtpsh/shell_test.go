@@ -453,7 +453,7 @@ func TestPTYInterruptAndHistory(t *testing.T) {
 	p.typeText("\x03") // Ctrl-C
 	at = p.waitFor(at, "^C")
 	p.typeText("HELP\r")
-	at = p.waitFor(at, "S: 214")
+	p.waitFor(at, "S: 214")
 	p.typeText("\x04")
 	if code := p.wait(); code != 0 {
 		t.Errorf("exit status %d\n%s", code, p.out.String())
@@ -507,5 +507,43 @@ func TestPTYNoHost(t *testing.T) {
 	p.typeText("\x04")
 	if code := p.wait(); code != 0 {
 		t.Errorf("exit status %d\n%s", code, p.out.String())
+	}
+}
+
+// TestInterruptWritesRecord sends SIGINT to a shell reading a pipe that
+// never ends: it stops, and --record still holds the session.
+func TestInterruptWritesRecord(t *testing.T) {
+	addr := labAddr(t)
+	rec := filepath.Join(t.TempDir(), "s.txt")
+	cmd := exec.Command(os.Args[0], addr, "--record", rec)
+	cmd.Env = append(os.Environ(), shellMainEnv+"=1")
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out syncBuffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer stdin.Close()
+	fmt.Fprint(stdin, "NOOP\n")
+	for i := 0; i < 500 && !strings.Contains(out.String(), "S: 250 2.0.0"); i++ {
+		time.Sleep(5 * time.Millisecond)
+	}
+	if err := cmd.Process.Signal(os.Interrupt); err != nil {
+		t.Fatal(err)
+	}
+	err = cmd.Wait()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 1 {
+		t.Errorf("exit %v, want status 1\n%s", err, out.String())
+	}
+	b, err := os.ReadFile(rec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(b), "C: NOOP") || !strings.Contains(string(b), "*: close client interrupted") {
+		t.Errorf("--record after SIGINT:\n%s", b)
 	}
 }
