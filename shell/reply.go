@@ -45,6 +45,14 @@ func (s *Session) handleReply(rr replyResult) {
 	if p.verb == smtp.QUIT {
 		s.quitAnswered = rr.at
 	}
+	if r.Code == 334 {
+		// RFC 4954 §4: the challenge is the text after "334 ", as sent.
+		raw := r.Raw()[0]
+		s.lastChallenge = ""
+		if len(raw) > 4 {
+			s.lastChallenge = raw[4:]
+		}
+	}
 	s.explainReply(r, p.verb)
 	s.advance(r, p)
 }

@@ -55,10 +55,14 @@ func TestSASLExchange(t *testing.T) {
 		t.Fatalf("%v\n%s", err, out.String())
 	}
 	text := out.String()
-	for _, w := range []string{"S: 334 VXNlcm5hbWU6", "Username:", "C: <SASL response>", "S: 235", "expect 235: ok"} {
+	for _, w := range []string{"S: 334 VXNlcm5hbWU6", "Username:", "C: <SASL response>", `LOGIN: user "alice"`,
+		"LOGIN: the password, ********", "S: 235", "expect 235: ok"} {
 		if !strings.Contains(text, w) {
 			t.Errorf("output lacks %q:\n%s", w, text)
 		}
+	}
+	if strings.Contains(text, "wonderland") {
+		t.Errorf("the password is shown:\n%s", text)
 	}
 	for _, secret := range []string{"YWxpY2U=", "d29uZGVybGFuZA=="} {
 		if strings.Contains(text, "C: "+secret) {
@@ -138,5 +142,44 @@ func TestSaveMeta(t *testing.T) {
 	}
 	if !strings.Contains(string(b), "C: NOOP") || strings.Contains(string(b), "C: QUIT") {
 		t.Errorf(":save did not write the transcript as it was then:\n%s", b)
+	}
+}
+
+// TestSASLNote checks what typed SASL messages are shown as, with the
+// examples of RFC 4616 §4 and RFC 2195 §2: never the password.
+func TestSASLNote(t *testing.T) {
+	const craChallenge = "PDE4OTYuNjk3MTcwOTUyQHBvc3RvZmZpY2UucmVzdG9uLm1jaS5uZXQ+" // <1896.697170952@postoffice.reston.mci.net>
+	tests := []struct {
+		name                  string
+		mech, challenge, resp string
+		initial               bool
+		want                  string
+	}{
+		{"plain-initial-rfc4616", "PLAIN", "", "AHRpbQB0YW5zdGFhZnRhbnN0YWFm", true, `PLAIN: authzid "", user "tim", password ********`},
+		{"plain-authzid", "plain", "", "Ym9iAHRpbQBzZWNyZXQ=", false, `PLAIN: authzid "bob", user "tim", password ********`},
+		{"plain-garbage", "PLAIN", "", "!!!", true, "does not decode as PLAIN"},
+		{"login-username", "LOGIN", "VXNlcm5hbWU6", "dGlt", false, `LOGIN: user "tim"`},
+		{"login-initial-username", "LOGIN", "", "dGlt", true, `LOGIN: user "tim"`},
+		{"login-password", "LOGIN", "UGFzc3dvcmQ6", "dGFuc3RhYWZ0YW5zdGFhZg==", false, "LOGIN: the password, ********"},
+		{"login-other-prompt-hidden", "LOGIN", "V2hvIGFyZSB5b3U/", "c2VjcmV0", false, "LOGIN: the password, ********"},
+		{"cram-md5-rfc2195", "CRAM-MD5", craChallenge, "dGltIGI5MTNhNjAyYzdlZGE3YTQ5NWI0ZTZlNzMzNGQzODkw", false,
+			`CRAM-MD5: user "tim", HMAC-MD5 digest b913a602c7eda7a495b4e6e7334d3890`},
+		{"cram-md5-initial", "CRAM-MD5", "", "dGlt", true, "no initial response"},
+		{"cancel", "LOGIN", "VXNlcm5hbWU6", "*", false, "cancels the AUTH exchange"},
+		{"empty-initial", "PLAIN", "", "=", true, "empty initial response"},
+		{"unknown-mechanism", "XOAUTH2", "", "dXNlcj0=", true, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := saslNote(tt.mech, tt.challenge, tt.resp, tt.initial)
+			if tt.want == "" && got != "" || !strings.Contains(got, tt.want) {
+				t.Errorf("saslNote = %q, want %q", got, tt.want)
+			}
+			for _, secret := range []string{"tanstaaf", "secret"} {
+				if strings.Contains(got, secret) {
+					t.Errorf("saslNote shows the password: %q", got)
+				}
+			}
+		})
 	}
 }

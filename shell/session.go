@@ -105,6 +105,9 @@ type Session struct {
 	last     *smtp.Reply
 	lastVerb smtp.Verb
 	quitSent bool
+	// saslMech is the mechanism of the last AUTH command, and
+	// lastChallenge the base64 text of the last 334 reply.
+	saslMech, lastChallenge string
 	// quitAnswered is when the reply to QUIT came; zero before.
 	quitAnswered time.Time
 	closed       bool
@@ -569,6 +572,9 @@ func (s *Session) sendCommand(line string, typed bool) {
 		// A SASL response (RFC 4954 §4): base64, not a command. Never
 		// saved in the history.
 		verb = smtp.AUTH
+		if n := saslNote(s.saslMech, s.lastChallenge, line, false); n != "" {
+			s.note("%s", n)
+		}
 	case phase == PhaseTLSHandshake:
 		s.warn("the server is waiting for a TLS handshake (RFC 3207 §4), so this line will be read as TLS garbage; the TLS upgrade comes with internal/dial (issue 5)")
 		s.checkCommand(line, verb, phase)
@@ -601,6 +607,14 @@ func (s *Session) checkCommand(line string, verb smtp.Verb, phase Phase) {
 			s.warn("%s", render.Escape(w.String()))
 		}
 		s.rememberAddresses(cmd)
+		if cmd.Verb == smtp.AUTH {
+			s.saslMech = cmd.Mechanism
+			if cmd.InitialResponse != "" {
+				if n := saslNote(cmd.Mechanism, "", cmd.InitialResponse, true); n != "" {
+					s.note("%s", n)
+				}
+			}
+		}
 	}
 	s.mu.Lock()
 	legal := verbLegal(verb, phase, &s.st)
