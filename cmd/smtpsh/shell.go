@@ -46,8 +46,9 @@ practice lab in-process on a loopback port and connects to it.
 Lines come from the terminal (readline, Tab completion, history), from -c
 (repeatable), from --script FILE, or from a stdin that is not a terminal.
 In -c and scripts, "expect CODE" checks the last reply ("expect 250",
-"expect 2xx"); blank lines and lines starting with # are skipped outside DATA.
-At the end of the input the shell sends QUIT.
+"expect 2xx"), also inside DATA; blank lines and lines starting with # are
+skipped outside DATA. At the end of the input the shell sends QUIT. Type
+:help in the shell for its own commands (:explain, :info, :raw, :save, :quit).
 
 Exit status:
   0  every expectation held and the session ended cleanly
@@ -63,7 +64,7 @@ func addShellFlags(cmd *cobra.Command, o *shellOptions) {
 	f := cmd.Flags()
 	f.StringArrayVarP(&o.Commands, "command", "c", nil, `send this line, then the next -c; "expect CODE" checks the last reply (repeatable)`)
 	f.StringVar(&o.Script, "script", "", "read lines (and expect lines) from FILE instead of the terminal")
-	f.StringVar(&o.EHLO, "ehlo", defaultEHLOName(), "the name EHLO and HELO completion offers")
+	f.StringVar(&o.EHLO, "ehlo", "", "the name EHLO and HELO completion offers (default: this machine's name)")
 	f.DurationVar(&o.Timeout, "timeout", shell.DefaultTimeout, "how long to wait to connect and for each reply")
 	f.BoolVar(&o.NoExplain, "no-explain", false, "do not print the one-line explanation after each reply")
 	f.StringVar(&o.Record, "record", "", "write the session's transcript to FILE (secrets redacted)")
@@ -97,8 +98,12 @@ func runShell(cmd *cobra.Command, args []string, o *shellOptions) error {
 	// a terminal readline takes Ctrl-C as a key, which clears the line.
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	ehlo := o.EHLO
+	if ehlo == "" {
+		ehlo = defaultEHLOName()
+	}
 	cfg := shell.Config{
-		EHLOName:  o.EHLO,
+		EHLOName:  ehlo,
 		Timeout:   o.Timeout,
 		NoExplain: o.NoExplain,
 		Terminal:  render.Detect(out, os.Getenv),
