@@ -607,6 +607,7 @@ func (s *Session) checkCommand(line string, verb smtp.Verb, phase Phase) {
 			s.warn("%s", render.Escape(w.String()))
 		}
 		s.rememberAddresses(cmd)
+		s.checkParams(cmd)
 		if cmd.Verb == smtp.AUTH {
 			s.saslMech = cmd.Mechanism
 			if cmd.InitialResponse != "" {
@@ -630,6 +631,46 @@ func (s *Session) checkCommand(line string, verb smtp.Verb, phase Phase) {
 			}
 		case verb != smtp.EHLO && verb != smtp.HELO:
 			s.warn("%s is out of place in phase %s (expected %s)", verb, phase, verbList(s.legal(phase)))
+		}
+	}
+}
+
+// paramExtension is the EHLO keyword that a MAIL or RCPT parameter needs:
+// RFC 1870 SIZE, RFC 6152 8BITMIME (BODY=), RFC 3461 DSN, RFC 6531
+// SMTPUTF8, RFC 4954 §5 AUTH, RFC 8689 REQUIRETLS.
+func paramExtension(keyword, value string) string {
+	switch keyword {
+	case "SIZE", "SMTPUTF8", "AUTH", "REQUIRETLS":
+		return keyword
+	case "BODY":
+		if strings.EqualFold(value, "BINARYMIME") {
+			return "BINARYMIME" // RFC 3030 §3
+		}
+		return "8BITMIME"
+	case "RET", "ENVID", "NOTIFY", "ORCPT":
+		return "DSN"
+	}
+	return ""
+}
+
+// checkParams warns about MAIL and RCPT parameters of extensions the
+// server did not advertise: extensions are negotiated with EHLO (RFC 5321
+// §2.2.1), so after HELO there are none, and a server answers a parameter
+// it does not take with 555 (§4.1.1.11).
+func (s *Session) checkParams(cmd *smtp.Command) {
+	if len(cmd.Params) == 0 {
+		return
+	}
+	s.mu.Lock()
+	ehlo, caps := s.st.ehlo, s.st.caps
+	s.mu.Unlock()
+	if !ehlo {
+		s.warn("%s parameters are ESMTP extensions, which exist only after EHLO (RFC 5321 §2.2.1): expect 555 (§4.1.1.11)", cmd.Verb)
+		return
+	}
+	for _, p := range cmd.Params {
+		if ext := paramExtension(p.Keyword, p.Value); ext != "" && !caps.Has(ext) {
+			s.warn("%s needs the %s extension, which the server did not advertise", render.Escape(p.Keyword), ext)
 		}
 	}
 }

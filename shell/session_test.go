@@ -106,6 +106,19 @@ func TestSessionAgainstLab(t *testing.T) {
 			code:    ExitOK,
 		},
 		{
+			name:  "parameters-after-helo",
+			lines: []string{"HELO client.example", "MAIL FROM:<a@example.org> SIZE=100", "expect 555"},
+			want:  []string{"! MAIL parameters are ESMTP extensions, which exist only after EHLO", "S: 555"},
+			code:  ExitOK,
+		},
+		{
+			name:    "parameter-not-advertised",
+			lines:   []string{"EHLO client.example", "MAIL FROM:<a@example.org> BODY=BINARYMIME REQUIRETLS"},
+			want:    []string{"! BODY needs the BINARYMIME extension", "! REQUIRETLS needs the REQUIRETLS extension"},
+			notWant: []string{"SIZE needs"},
+			code:    ExitOK,
+		},
+		{
 			name:  "extension-before-ehlo",
 			lines: []string{"STARTTLS"},
 			want:  []string{"! STARTTLS is an extension: send EHLO first"},
