@@ -80,9 +80,10 @@ type state struct {
 
 // pending is a command sent and not yet answered.
 type pending struct {
-	verb smtp.Verb // explain.Greeting for the greeting
-	line string    // as sent; "" for the greeting
-	sent time.Time
+	verb   smtp.Verb // explain.Greeting for the greeting
+	line   string    // as sent; "" for the greeting
+	sent   time.Time
+	warned bool // the user was told it is overdue
 }
 
 // Session is one conversation with one server. Build it with New, run it
@@ -207,7 +208,6 @@ func (s *Session) Run(ctx context.Context, in LineReader) error {
 	requested := false
 	timer := time.NewTimer(s.cfg.Timeout)
 	defer timer.Stop()
-	timedOut := false
 	grace := time.NewTimer(typeAhead)
 	defer grace.Stop()
 	for !s.closed {
@@ -218,8 +218,8 @@ func (s *Session) Run(ctx context.Context, in LineReader) error {
 		}
 		var timeout, graceOver <-chan time.Time
 		switch {
-		case len(s.pending) > 0 && !timedOut:
-			timer.Reset(time.Until(s.pending[0].sent.Add(s.cfg.Timeout)))
+		case s.waiting() != nil:
+			timer.Reset(time.Until(s.waiting().sent.Add(s.cfg.Timeout)))
 			timeout = timer.C
 		case len(s.pending) == 0 && !s.quitAnswered.IsZero():
 			timer.Reset(time.Until(s.quitAnswered.Add(min(quitLinger, s.cfg.Timeout))))
@@ -240,7 +240,6 @@ func (s *Session) Run(ctx context.Context, in LineReader) error {
 			s.closeConn(transcripts.SideClient, "interrupted")
 			return fmt.Errorf("interrupted: %w", ctx.Err())
 		case rr := <-replies:
-			timedOut = false
 			s.printRawReceived()
 			s.handleReply(rr)
 		case l := <-lines:
@@ -255,16 +254,19 @@ func (s *Session) Run(ctx context.Context, in LineReader) error {
 				s.closeConn(transcripts.SideClient, "")
 				continue
 			}
-			p := s.pending[0]
+			p := s.waiting()
 			what := "greeting"
 			if p.verb != explain.Greeting {
 				what = fmt.Sprintf("reply to %q", render.Escape(p.line))
 			}
-			if !in.Interactive() {
+			if !in.Interactive() || p.verb == smtp.QUIT {
+				// A script cannot wait for ever, and nor can a
+				// user who asked to leave.
+				s.warn("no %s after %s: closing the connection", what, s.cfg.Timeout)
 				s.closeConn(transcripts.SideClient, "timeout")
 				return exitErr(ExitProtocol, "timeout: no %s after %s (--timeout raises the limit)", what, s.cfg.Timeout)
 			}
-			timedOut = true
+			p.warned = true
 			s.warn("still no %s after %s; keep waiting, or :quit", what, s.cfg.Timeout)
 		}
 		if requested && in.Interactive() {
@@ -311,6 +313,17 @@ func (s *Session) drainScript(requested bool, want chan<- struct{}, lines <-chan
 // milliseconds, and waiting for them gives the next prompt the right phase;
 // a slow server must not block typing.
 const typeAhead = 250 * time.Millisecond
+
+// waiting returns the oldest command whose reply is not yet overdue
+// (or, for an interactive session, overdue without the user being told).
+func (s *Session) waiting() *pending {
+	for i := range s.pending {
+		if !s.pending[i].warned {
+			return &s.pending[i]
+		}
+	}
+	return nil
+}
 
 // wantsInput reports whether the session should read the next input line
 // now: once every command sent has its reply. A script always waits (up to
