@@ -7,9 +7,9 @@ LDFLAGS   := -X main.version=$(VERSION)
 BIN       := bin/smtpsh
 FUZZTIME  ?= 60s
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
-# Until the shell lands (issue 4), `make run` starts the practice server (the lab);
-# override with ARGS='...', e.g. ARGS='explain 550'.
-ARGS      ?= lab
+# `make run` starts the shell on the built-in lab; ARGS='...' passes arguments,
+# e.g. ARGS='lab --profile enum' or ARGS='explain 550'.
+ARGS      ?=
 
 .PHONY: all build run test check peers bench fuzz lint clean
 

@@ -5,13 +5,30 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"os"
+
+	"github.com/spf13/cobra"
+
+	"github.com/smtpsh/smtpsh/shell"
 )
 
 func main() {
-	if err := newRootCmd().Execute(); err != nil {
+	os.Exit(execute(newRootCmd(), os.Args[1:]))
+}
+
+// execute runs the command tree with args and returns the exit status: the
+// shell's documented code for a *shell.ExitError, 1 for any other error.
+func execute(root *cobra.Command, args []string) int {
+	root.SetArgs(args)
+	if err := root.Execute(); err != nil {
 		fmt.Fprintln(os.Stderr, "smtpsh:", err)
-		os.Exit(1)
+		var ee *shell.ExitError
+		if errors.As(err, &ee) {
+			return ee.ExitCode()
+		}
+		return 1
 	}
+	return 0
 }

@@ -24,26 +24,29 @@ func buildVersion() string {
 // newRootCmd builds the smtpsh command tree. It holds no state beyond the
 // returned value, so tests build a fresh tree for every case.
 func newRootCmd() *cobra.Command {
+	var o shellOptions
 	root := &cobra.Command{
-		Use:   "smtpsh",
+		Use:   "smtpsh [flags] [host[:port]]",
 		Short: "An interactive SMTP learning shell and protocol debugger",
 		Long: `smtpsh is telnet for SMTP made smart: it sends what you type, explains every
-reply, and shows what the protocol is doing.
+reply in the context of the command that caused it, and shows what the
+protocol is doing.
 
-Explain a reply code, an enhanced status code, a whole reply line or an EHLO keyword:
+With no host it starts the practice server (smtpsh lab) in-process on a free
+loopback port and connects to it, so a fresh machine needs no mail server.
 
-  smtpsh explain 550
-  smtpsh explain 5.7.1
-  smtpsh explain "550 5.7.1 Relay access denied"
-  smtpsh explain PIPELINING`,
+  smtpsh                              the shell on the built-in lab
+  smtpsh mail.example.org             port 25
+  smtpsh 127.0.0.1:2525 -c "EHLO me" -c QUIT
+  smtpsh lab --profile open-relay     the practice server on its own
+  smtpsh explain "550 5.7.1 Relay access denied"`,
 		Version:       buildVersion(),
 		SilenceUsage:  true,
 		SilenceErrors: true,
-		// The shell (smtpsh HOST) is not built yet: until then the root
-		// command prints help and rejects arguments as unknown commands.
-		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
+		Args:          cobra.MaximumNArgs(1),
+		RunE:          func(cmd *cobra.Command, args []string) error { return runShell(cmd, args, &o) },
 	}
+	addShellFlags(root, &o)
 	root.SetVersionTemplate("smtpsh {{.Version}}\n")
 	root.CompletionOptions.HiddenDefaultCmd = false
 	for _, c := range subcommands() {

@@ -81,8 +81,16 @@ func TestBashCompletionLoads(t *testing.T) {
 	}
 }
 
-func TestUnknownCommand(t *testing.T) {
-	if _, err := run(t, "no-such-command"); err == nil || !strings.Contains(err.Error(), "no-such-command") {
-		t.Errorf("unknown command gave error %v; want one naming the command", err)
+// TestUnknownWordIsAHost: an argument that is no command is the host to
+// connect to; when it cannot be resolved, the error names it.
+func TestUnknownWordIsAHost(t *testing.T) {
+	if _, err := run(t, "no-such-host.invalid"); err == nil || !strings.Contains(err.Error(), "no-such-host.invalid") {
+		t.Errorf("smtpsh no-such-host.invalid gave error %v; want one naming the host", err)
+	}
+}
+
+func TestTooManyArguments(t *testing.T) {
+	if _, err := run(t, "a.example", "b.example"); err == nil {
+		t.Error("two hosts were accepted")
 	}
 }

@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/creack/pty"
-	"github.com/spf13/cobra"
 
 	"github.com/smtpsh/smtpsh/shell"
 )
@@ -30,41 +29,14 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
-// newShellTestCmd is the root command as the shell needs it: runShell with
-// its flags and at most one host argument.
-func newShellTestCmd() *cobra.Command {
-	var o shellOptions
-	cmd := &cobra.Command{
-		Use:           "smtpsh [flags] [host[:port]]",
-		Args:          cobra.MaximumNArgs(1),
-		SilenceUsage:  true,
-		SilenceErrors: true,
-		RunE:          func(cmd *cobra.Command, args []string) error { return runShell(cmd, args, &o) },
-	}
-	addShellFlags(cmd, &o)
-	return cmd
-}
-
-// shellMain runs the shell command and returns its exit status, as main
-// will once the root command runs the shell.
-func shellMain(args []string) int {
-	cmd := newShellTestCmd()
-	cmd.SetArgs(args)
-	if err := cmd.Execute(); err != nil {
-		fmt.Fprintln(os.Stderr, "smtpsh:", err)
-		var ee *shell.ExitError
-		if errors.As(err, &ee) {
-			return ee.Code
-		}
-		return 1
-	}
-	return 0
-}
+// shellMain runs smtpsh with args, as main does, and returns its exit
+// status.
+func shellMain(args []string) int { return execute(newRootCmd(), args) }
 
 // runShellCmd runs the shell command in-process with args and stdin.
 func runShellCmd(t *testing.T, stdin string, args ...string) (string, error) {
 	t.Helper()
-	cmd := newShellTestCmd()
+	cmd := newRootCmd()
 	var out bytes.Buffer
 	cmd.SetOut(&out)
 	cmd.SetErr(&out)
