@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/smtpsh/smtpsh/internal/dial"
 	"github.com/smtpsh/smtpsh/internal/explain"
 	"github.com/smtpsh/smtpsh/internal/render"
 	"github.com/smtpsh/smtpsh/internal/smtp"
@@ -185,6 +186,10 @@ func (s *Session) Run(ctx context.Context, in LineReader) error {
 	conn, err := s.cfg.Dialer.Dial(dctx, s.cfg.Addr)
 	cancel()
 	if err != nil {
+		var tlsErr *dial.TLSError
+		if errors.As(err, &tlsErr) {
+			return exitErr(ExitTLS, "TLS with %s failed: %w", s.cfg.Addr, err)
+		}
 		return exitErr(ExitConnect, "cannot connect to %s: %w", s.cfg.Addr, err)
 	}
 	s.tap = &tapConn{Conn: conn}
@@ -192,8 +197,15 @@ func (s *Session) Run(ctx context.Context, in LineReader) error {
 	start := s.now()
 	s.tr.Started = start
 	s.tr.Client = conn.LocalAddr().String()
-	s.tr.AddConnect(start, conn.RemoteAddr().String(), "")
+	via, transport := describeTransport(conn)
+	s.tr.AddConnect(start, s.cfg.Addr, via)
 	s.note("connected to %s", render.Escape(conn.RemoteAddr().String()))
+	for _, n := range transport {
+		s.note("%s", n)
+	}
+	if dc, ok := conn.(*dial.Conn); ok && dc.TLS() != nil {
+		s.tr.AddTLS(start, tlsInfo(dc.TLS()))
+	}
 	s.pending = []pending{{verb: explain.Greeting, sent: start}}
 
 	done := make(chan struct{})

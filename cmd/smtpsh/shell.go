@@ -18,6 +18,7 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
+	"github.com/smtpsh/smtpsh/internal/dial"
 	"github.com/smtpsh/smtpsh/internal/lab"
 	"github.com/smtpsh/smtpsh/internal/lab/selfsigned"
 	"github.com/smtpsh/smtpsh/internal/lab/store"
@@ -33,6 +34,14 @@ type shellOptions struct {
 	Timeout   time.Duration
 	NoExplain bool
 	Record    string
+
+	// Transport (internal/dial).
+	TLS        bool
+	Proxy      string
+	Insecure   bool
+	CAFile     string
+	ServerName string
+	IPv4, IPv6 bool
 }
 
 // shellHelp documents the shell's input modes and exit statuses; it is
@@ -56,7 +65,8 @@ Exit status:
   3  the connection could not be opened
   4  an expectation failed (the shell then sends QUIT)
   5  protocol error: no reply in time, the server closed unexpectedly, or an unreadable reply
-  6  TLS failure (reserved for --tls/--starttls)`
+  6  TLS failure: the handshake failed or the certificate did not verify
+     (--insecure goes on and still says why)`
 
 // addShellFlags adds the shell's flags to cmd (the root command) and the
 // help section about them and the exit statuses.
@@ -68,6 +78,14 @@ func addShellFlags(cmd *cobra.Command, o *shellOptions) {
 	f.DurationVar(&o.Timeout, "timeout", shell.DefaultTimeout, "how long to wait to connect and for each reply")
 	f.BoolVar(&o.NoExplain, "no-explain", false, "do not print the one-line explanation after each reply")
 	f.StringVar(&o.Record, "record", "", "write the session's transcript to FILE (secrets redacted)")
+	f.BoolVar(&o.TLS, "tls", false, "implicit TLS (RFC 8314), the default on port 465")
+	f.StringVar(&o.Proxy, "proxy", "", "reach the server through http://[user:pass@]host:port (HTTP CONNECT) or socks5://… / socks5h://…; "+
+		"default $SMTPSH_PROXY, then $ALL_PROXY. Not the HAProxy PROXY protocol that swaks' --proxy means")
+	f.BoolVar(&o.Insecure, "insecure", false, "go on when the server's certificate does not verify (what failed is still shown)")
+	f.StringVar(&o.CAFile, "ca", "", "trust the CA certificates in FILE (PEM) instead of the system's")
+	f.StringVar(&o.ServerName, "servername", "", "the name to verify the certificate against and send as SNI (default: the host)")
+	f.BoolVarP(&o.IPv4, "ipv4", "4", false, "connect over IPv4 only")
+	f.BoolVarP(&o.IPv6, "ipv6", "6", false, "connect over IPv6 only")
 	if !strings.Contains(cmd.Long, "Exit status:") {
 		cmd.Long += shellHelp
 	}
@@ -114,6 +132,11 @@ func runShell(cmd *cobra.Command, args []string, o *shellOptions) error {
 			return err
 		}
 		cfg.Addr = addr
+		d, err := transportDialer(o, addr)
+		if err != nil {
+			return err
+		}
+		cfg.Dialer = d
 	} else {
 		l, err := startShellLab()
 		if err != nil {
@@ -182,6 +205,36 @@ type closingReader struct {
 
 func (r *closingReader) Close() error {
 	return errors.Join(r.LineReader.Close(), r.c.Close())
+}
+
+// transportDialer turns the transport flags into the shell's dialer.
+func transportDialer(o *shellOptions, addr string) (*shell.TransportDialer, error) {
+	if o.IPv4 && o.IPv6 {
+		return nil, errors.New("-4 and -6 do not go together")
+	}
+	network := "tcp"
+	switch {
+	case o.IPv4:
+		network = "tcp4"
+	case o.IPv6:
+		network = "tcp6"
+	}
+	proxy := o.Proxy
+	if proxy == "" {
+		proxy = dial.ProxyFromEnv(os.Getenv)
+	}
+	_, port, _ := net.SplitHostPort(addr)
+	return &shell.TransportDialer{Options: dial.Options{
+		Network: network,
+		Timeout: o.Timeout,
+		Proxy:   proxy,
+		TLS:     o.TLS || port == "465",
+		TLSConfig: dial.TLSOptions{
+			Insecure:   o.Insecure,
+			CAFile:     o.CAFile,
+			ServerName: o.ServerName,
+		},
+	}}, nil
 }
 
 // targetAddr turns "host", "host:port", "[v6]:port" or a bare IPv6 address

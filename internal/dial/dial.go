@@ -60,10 +60,11 @@ func (p Path) String() string {
 	return b.String()
 }
 
-// Conn is a byte stream to an SMTP server. Read it through Reader only:
-// bytes that arrived with a proxy's answer are already there. A Conn is
-// used by one goroutine at a time, except that Close may be called from
-// any.
+// Conn is a byte stream to an SMTP server. Read it through Reader, or
+// through Read, which reads from Reader: bytes that arrived with a proxy's
+// answer are already there. A Conn is a net.Conn, so code that takes one
+// (the shell) can use it. It is used by one goroutine at a time, except
+// that Close may be called from any.
 type Conn struct {
 	raw   net.Conn      // the TCP connection smtpsh made
 	base  net.Conn      // raw, reading first what came with a proxy's answer
@@ -74,6 +75,19 @@ type Conn struct {
 	sname string // server name for TLS
 	insp  *Inspection
 }
+
+// Read reads from Reader, never from the connection directly.
+func (c *Conn) Read(p []byte) (int, error) { return c.br.Read(p) }
+
+// LocalAddr is the local end of the TCP connection.
+func (c *Conn) LocalAddr() net.Addr { return c.raw.LocalAddr() }
+
+// RemoteAddr is the remote end of the TCP connection: the proxy's address
+// when there is one (Path says where the stream really goes).
+func (c *Conn) RemoteAddr() net.Addr { return c.raw.RemoteAddr() }
+
+// SetWriteDeadline sets the write deadline of the stream.
+func (c *Conn) SetWriteDeadline(t time.Time) error { return c.conn.SetWriteDeadline(t) }
 
 // Reader returns the buffered reader of the stream. It is the same value
 // for the whole life of the Conn: after StartTLS it reads decrypted data.

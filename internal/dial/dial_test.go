@@ -348,3 +348,6 @@ func TestDialProxyDown(t *testing.T) {
 		}
 	}
 }
+
+// A *Conn is a net.Conn, so the shell can take it.
+var _ net.Conn = (*Conn)(nil)
