@@ -100,25 +100,34 @@ func listProfiles(w io.Writer) error {
 	return tw.Flush()
 }
 
-// runLab starts the lab and serves until ctx ends.
-func runLab(ctx context.Context, out, errOut io.Writer, o labOptions) error {
+// labServer is a lab server built from the flags, not yet listening.
+type labServer struct {
+	srv      *lab.Server
+	store    *store.Store
+	profile  *lab.Profile
+	certNote string // where the certificate came from, with its fingerprint
+}
+
+// newLabServer loads the profile, the certificate and the store the flags
+// name and builds the server; `smtpsh lab` and the shell's in-process lab
+// both start here. Close the store when done.
+func newLabServer(o labOptions) (*labServer, error) {
 	p, err := lab.LoadProfile(o.Profile)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	cert, certNote, err := labCertificate(o, p.Hostname)
 	if err != nil {
-		return err
+		return nil, err
+	}
+	if o.LogDir != "" {
+		if err := os.MkdirAll(o.LogDir, 0o750); err != nil {
+			return nil, fmt.Errorf("--log: %w", err)
+		}
 	}
 	st, err := store.New(o.Maildir)
 	if err != nil {
-		return err
-	}
-	defer st.Close()
-	if o.LogDir != "" {
-		if err := os.MkdirAll(o.LogDir, 0o750); err != nil {
-			return fmt.Errorf("--log: %w", err)
-		}
+		return nil, err
 	}
 	srv, err := lab.New(lab.Config{
 		Profile: p,
@@ -127,8 +136,20 @@ func runLab(ctx context.Context, out, errOut io.Writer, o labOptions) error {
 		LogDir:  o.LogDir,
 	})
 	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	return &labServer{srv: srv, store: st, profile: p, certNote: certNote}, nil
+}
+
+// runLab starts the lab and serves until ctx ends.
+func runLab(ctx context.Context, out, errOut io.Writer, o labOptions) error {
+	ls, err := newLabServer(o)
+	if err != nil {
 		return err
 	}
+	defer ls.store.Close()
+	srv, st, p, certNote := ls.srv, ls.store, ls.profile, ls.certNote
 
 	ln, err := labListen(o.Listen, "--listen")
 	if err != nil {

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -19,9 +18,6 @@ import (
 	"golang.org/x/term"
 
 	"github.com/smtpsh/smtpsh/internal/dial"
-	"github.com/smtpsh/smtpsh/internal/lab"
-	"github.com/smtpsh/smtpsh/internal/lab/selfsigned"
-	"github.com/smtpsh/smtpsh/internal/lab/store"
 	"github.com/smtpsh/smtpsh/internal/render"
 	"github.com/smtpsh/smtpsh/shell"
 )
@@ -268,27 +264,11 @@ type shellLab struct {
 // port, with a self-signed certificate and an in-memory store, as `smtpsh
 // lab` would with --listen 127.0.0.1:0 --tls-listen "".
 func startShellLab() (*shellLab, error) {
-	p, err := lab.LoadProfile("default")
+	ls, err := newLabServer(labOptions{Profile: "default"})
 	if err != nil {
 		return nil, err
 	}
-	cert, err := selfsigned.Certificate(p.Hostname)
-	if err != nil {
-		return nil, err
-	}
-	st, err := store.New("")
-	if err != nil {
-		return nil, err
-	}
-	srv, err := lab.New(lab.Config{
-		Profile: p,
-		Store:   st,
-		TLS:     &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12},
-	})
-	if err != nil {
-		st.Close()
-		return nil, err
-	}
+	srv, st, p := ls.srv, ls.store, ls.profile
 	ln, err := labListen("127.0.0.1:0", "--listen")
 	if err != nil {
 		st.Close()
