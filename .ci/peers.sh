@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # Install (with apt, when root) and start the real peers that `make check` tests against:
 # Postfix+Dovecot (../shared/tools/postfix-lab.sh), tinyproxy and microsocks
-# (../shared/tools/proxy-lab.sh), swaks, nmap, tshark and Python 3's smtplib.
+# (../shared/tools/proxy-lab.sh), swaks, nmap, tshark, openssl and Python 3's smtplib.
 # Fails, never skips, when a peer cannot be had.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 tools=${SMTPSH_TOOLS:-../shared/tools}
-programs="postfix dovecot swaks nmap tshark tinyproxy microsocks python3"
+programs="postfix dovecot swaks nmap tshark tinyproxy microsocks python3 openssl"
 
 missing=()
 for p in $programs; do command -v "$p" >/dev/null 2>&1 || missing+=("$p"); done
