@@ -34,9 +34,9 @@ func (s *session) data() {
 	s.timeout = s.p.Limits.DataTimeout
 	defer func() { s.timeout = s.p.Limits.CommandTimeout }()
 	dr := smtp.NewDotReader(s.br, &smtp.DotOptions{
-		MaxLineLength:      s.p.Limits.TextLine,
-		RejectLongLines:    s.p.Limits.LongTextLines == "reject",
-		RejectAmbiguousEnd: s.p.SMTP.Smuggling,
+		MaxLineLength:   s.p.Limits.TextLine,
+		RejectLongLines: s.p.Limits.LongTextLines == "reject",
+		EndOnAmbiguous:  s.p.SMTP.Smuggling,
 	})
 	body, oversize, err := s.readData(dr)
 	for _, w := range dr.Warnings() {
@@ -106,17 +106,14 @@ func (s *session) readData(dr *smtp.DotReader) ([]byte, bool, error) {
 			body.Write(buf[:n])
 		}
 		if err == io.EOF {
-			return body.Bytes(), false, nil
-		}
-		var smug *smtp.SmugglingError
-		if errors.As(err, &smug) {
-			if strings.HasSuffix(smug.Warning.Form, ".\r") {
-				// The reader looked one byte past a bare CR to see
-				// that no LF followed; give it back, it starts the
-				// next command.
-				s.br.UnreadByte()
+			if s.p.SMTP.Smuggling {
+				for _, w := range dr.Warnings() {
+					if w.Kind == smtp.AmbiguousEnd {
+						s.note("smuggling profile: %q taken as the end of DATA, as a vulnerable server would; a strict one reads on to \"\\r\\n.\\r\\n\"", w.Form)
+						break
+					}
+				}
 			}
-			s.note("smuggling profile: %q taken as the end of DATA, as a vulnerable server would; a strict one reads on to \"\\r\\n.\\r\\n\"", smug.Warning.Form)
 			return body.Bytes(), false, nil
 		}
 		if err != nil {

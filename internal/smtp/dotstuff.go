@@ -210,6 +210,14 @@ type DotOptions struct {
 	// RejectAmbiguousEnd makes the first AmbiguousEnd an error
 	// (*SmugglingError) instead of a warning.
 	RejectAmbiguousEnd bool
+	// EndOnAmbiguous makes the first AmbiguousEnd end the data, as a
+	// server vulnerable to SMTP smuggling does: Read returns io.EOF and
+	// the input after the ambiguous terminator is left unread in the
+	// bufio.Reader, where the server reads its next command. The warning
+	// is still recorded. For practice servers only (smtpsh's smuggling
+	// lab profile); it takes precedence over RejectAmbiguousEnd and holds
+	// during Discard too.
+	EndOnAmbiguous bool
 	// MaxWarnings bounds how many warnings are kept; later ones are only
 	// counted (DroppedWarnings). Default 64.
 	MaxWarnings int
@@ -430,12 +438,22 @@ func (d *DotReader) step(c byte) {
 					d.done = true
 					return
 				}
-				d.ambiguous(from, ".\r\n")
+				if d.ambiguous(from, ".\r\n") {
+					d.done = true
+					return
+				}
 				d.emit('.', '\r', '\n')
 				d.newLine(dotCRLF, d.crOff)
 				return
 			}
-			d.ambiguous(from, ".\r")
+			if d.ambiguous(from, ".\r") {
+				// c, read just now, is the first byte after the
+				// terminator: give it back for the next command.
+				d.r.UnreadByte()
+				d.off--
+				d.done = true
+				return
+			}
 			d.bare(BareCR, d.crOff)
 			if from == dotBegin || from == dotCRLF {
 				d.emit('\r') // ".\rX…" has other characters: unstuff
@@ -453,7 +471,10 @@ func (d *DotReader) step(c byte) {
 			return
 		case '\n':
 			d.dot = false
-			d.ambiguous(from, ".\n")
+			if d.ambiguous(from, ".\n") {
+				d.done = true
+				return
+			}
 			d.bare(BareLF, off)
 			if from == dotBegin || from == dotCRLF {
 				d.emit('\n')
@@ -528,8 +549,9 @@ func (d *DotReader) bare(k DataWarningKind, off int64) {
 }
 
 // ambiguous records a "."-line whose surrounding line breaks are not both
-// CRLF; tail is "." and the line break after it.
-func (d *DotReader) ambiguous(from int, tail string) {
+// CRLF; tail is "." and the line break after it. It reports whether the
+// data ends here (DotOptions.EndOnAmbiguous).
+func (d *DotReader) ambiguous(from int, tail string) bool {
 	head := ""
 	switch from {
 	case dotCRLF:
@@ -541,7 +563,11 @@ func (d *DotReader) ambiguous(from int, tail string) {
 	}
 	w := DataWarning{Kind: AmbiguousEnd, Offset: d.dotOff, Line: d.line, Form: head + tail}
 	d.warn(w)
+	if d.opt.EndOnAmbiguous {
+		return true
+	}
 	if d.opt.RejectAmbiguousEnd && !d.lenient && d.err == nil {
 		d.err = &SmugglingError{Warning: w}
 	}
+	return false
 }

@@ -383,6 +383,20 @@ func FuzzDotReader(f *testing.F) {
 			t.Fatalf("unexpected error %v", err)
 		}
 		checkDotRoundTrip(t, in)
+
+		// EndOnAmbiguous (the smuggling profile) ends no later than the
+		// strict reader, and never yields more than it consumed.
+		src2 := bytes.NewReader(in)
+		br2 := bufio.NewReaderSize(src2, 16)
+		d2 := NewDotReader(br2, &DotOptions{MaxLineLength: 40, MaxWarnings: 8, EndOnAmbiguous: true})
+		out2, err2 := io.ReadAll(d2)
+		consumed2 := len(in) - src2.Len() - br2.Buffered()
+		if len(out2) > consumed2 {
+			t.Fatalf("EndOnAmbiguous: %d bytes out of %d consumed", len(out2), consumed2)
+		}
+		if err == nil && (err2 != nil || consumed2 > consumed) {
+			t.Fatalf("EndOnAmbiguous read %d bytes (err %v) where the strict reader ended after %d", consumed2, err2, consumed)
+		}
 	})
 }
 
@@ -475,4 +489,47 @@ func ExampleNewDotWriter() {
 	fmt.Printf("%q\n", b.String())
 	// Output:
 	// "Subject: hi\r\n\r\n..signature\r\n.\r\n"
+}
+
+// TestDotReaderEndOnAmbiguous: with EndOnAmbiguous the data ends at the
+// first ambiguous terminator, as on a server vulnerable to SMTP smuggling,
+// and what follows it stays in the reader as the next command (SEC Consult,
+// "SMTP Smuggling", 2023). The strict end still ends the data.
+func TestDotReaderEndOnAmbiguous(t *testing.T) {
+	tests := []struct {
+		name, in, body, rest, form string
+	}{
+		{"LF . LF", "hello\n.\nRSET\r\n", "hello\n", "RSET\r\n", "\n.\n"},
+		{"CRLF . LF", "hello\r\n.\nRSET\r\n", "hello\r\n", "RSET\r\n", "\r\n.\n"},
+		{"LF . CRLF", "hello\n.\r\nRSET\r\n", "hello\n", "RSET\r\n", "\n.\r\n"},
+		{"CR . CR", "hello\r.\rRSET\r\n", "hello\r", "RSET\r\n", "\r.\r"},
+		{"CR . CRLF", "hello\r.\r\nRSET\r\n", "hello\r", "RSET\r\n", "\r.\r\n"},
+		{"strict end", "hello\r\n.\r\nRSET\r\n", "hello\r\n", "RSET\r\n", ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			br := bufio.NewReader(strings.NewReader(tc.in))
+			d := NewDotReader(br, &DotOptions{EndOnAmbiguous: true, RejectAmbiguousEnd: true})
+			body, err := io.ReadAll(d)
+			if err != nil {
+				t.Fatalf("ReadAll: %v", err)
+			}
+			if string(body) != tc.body {
+				t.Errorf("body %q, want %q", body, tc.body)
+			}
+			rest, _ := io.ReadAll(br)
+			if string(rest) != tc.rest {
+				t.Errorf("left in the reader %q, want %q", rest, tc.rest)
+			}
+			var forms []string
+			for _, w := range d.Warnings() {
+				if w.Kind == AmbiguousEnd {
+					forms = append(forms, w.Form)
+				}
+			}
+			if tc.form == "" && len(forms) > 0 || tc.form != "" && (len(forms) != 1 || forms[0] != tc.form) {
+				t.Errorf("ambiguous ends recorded %q, want %q", forms, tc.form)
+			}
+		})
+	}
 }
