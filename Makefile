@@ -35,10 +35,12 @@ check: lint peers
 peers:
 	bash .ci/peers.sh
 
-# Go benchmarks, then the lab next to Postfix and smtp-sink under smtp-source.
+# Go benchmarks, then the lab next to Postfix and smtp-sink under smtp-source,
+# then a scripted shell session next to swaks against Postfix.
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./...
 	bash .ci/bench-lab.sh
+	bash .ci/bench-shell.sh
 
 fuzz:
 	FUZZTIME=$(FUZZTIME) bash .ci/fuzz.sh
