@@ -21,7 +21,8 @@ const (
 	// PhaseData: DATA got 354; lines are message text until ".".
 	PhaseData
 	// PhaseTLSHandshake: STARTTLS got 220; the server waits for a TLS
-	// handshake (RFC 3207 §4), which comes with internal/dial (issue 5).
+	// handshake (RFC 3207 §4). The shell runs it at once on an
+	// internal/dial connection; on any other the phase stays until :quit.
 	PhaseTLSHandshake
 	// PhaseClosed: the connection is closed.
 	PhaseClosed

@@ -110,6 +110,11 @@ func (s *Session) advance(r *smtp.Reply, p pending) {
 		if r.Positive() {
 			st.phase = PhaseMail
 			if p.verb != smtp.HELO {
+				s.ehloLine = p.line
+				if s.cfg.StartTLS && !s.autoTLSDone && !st.tls {
+					// --starttls: upgrade now (afterReply sends it).
+					s.autoTLSDone, s.autoTLSDue = true, true
+				}
 				caps, warns := smtp.ParseEHLO(r)
 				s.mu.Unlock()
 				for _, w := range warns {
@@ -151,10 +156,13 @@ func (s *Session) advance(r *smtp.Reply, p pending) {
 		}
 	case smtp.STARTTLS:
 		if r.Code == 220 {
+			// RFC 3207 §4: the handshake starts now; Run does it while
+			// the reply reader is parked (starttls.go).
 			st.phase = PhaseTLSHandshake
-			s.mu.Unlock()
-			s.warn("the server now waits for a TLS handshake (RFC 3207 §4); the TLS upgrade comes with internal/dial (issue 5): :quit, then connect again")
-			s.mu.Lock()
+			s.tlsDue = true
+		} else if s.autoEHLO {
+			// --starttls asked for TLS and the server said no.
+			s.autoEHLO, s.autoTLSRefused = false, true
 		}
 	case smtp.QUIT:
 	}

@@ -1,6 +1,7 @@
 package shell
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"errors"
@@ -65,6 +66,11 @@ type Config struct {
 	Renderer *render.Renderer
 	// Now returns the time for transcript events; nil means time.Now.
 	Now func() time.Time
+	// StartTLS (--starttls) upgrades the connection right after the first
+	// EHLO is answered, then sends that EHLO again (RFC 3207 §4.2). A
+	// server that does not advertise STARTTLS ends the session with
+	// ExitTLS rather than let it go on in plaintext.
+	StartTLS bool
 }
 
 // state is what the completer and the prompt read, from readline's
@@ -99,6 +105,13 @@ type Session struct {
 	out  io.Writer
 	conn net.Conn
 	tap  *tapConn // conn, with :raw's copy of what was read
+	// dc is the connection when it came from internal/dial, the only kind
+	// that can be upgraded to TLS; nil otherwise.
+	dc *dial.Conn
+	// rbuf buffers tap for rr, the reply reader. Both belong to the reader
+	// goroutine, except while it is parked after a 220 (see starttls.go).
+	rbuf *bufio.Reader
+	rr   *smtp.ReplyReader
 
 	mu sync.Mutex // guards st
 	st state
@@ -115,6 +128,13 @@ type Session struct {
 	closed       bool
 	failure      *ExitError // how the session failed, if it did
 	prevCaps     *smtp.Capabilities
+	// tlsDue: the server answered STARTTLS with 220 and the handshake is
+	// to run. autoTLSDue: --starttls and the first EHLO was answered.
+	// autoTLSDone: --starttls already acted. autoEHLO: send ehloLine, the
+	// last EHLO or LHLO sent, again after the handshake.
+	// autoTLSRefused: the server refused the STARTTLS of --starttls.
+	tlsDue, autoTLSDue, autoTLSDone, autoEHLO, autoTLSRefused bool
+	ehloLine                                                  string
 }
 
 // New returns a Session for cfg. It connects only when Run is called.
@@ -194,6 +214,7 @@ func (s *Session) Run(ctx context.Context, in LineReader) error {
 	}
 	s.tap = &tapConn{Conn: conn}
 	s.conn = s.tap
+	s.dc, _ = conn.(*dial.Conn)
 	start := s.now()
 	s.tr.Started = start
 	s.tr.Client = conn.LocalAddr().String()
@@ -203,15 +224,23 @@ func (s *Session) Run(ctx context.Context, in LineReader) error {
 	for _, n := range transport {
 		s.note("%s", n)
 	}
-	if dc, ok := conn.(*dial.Conn); ok && dc.TLS() != nil {
-		s.tr.AddTLS(start, tlsInfo(dc.TLS()))
+	if s.dc != nil && s.dc.TLS() != nil {
+		s.tr.AddTLS(start, tlsInfo(s.dc.TLS()))
+		s.mu.Lock()
+		s.st.tls = true // implicit TLS (RFC 8314 §3.3)
+		s.mu.Unlock()
 	}
 	s.pending = []pending{{verb: explain.Greeting, sent: start}}
 
 	done := make(chan struct{})
 	defer close(done)
 	replies := make(chan replyResult)
-	go readReplies(smtp.NewReplyReader(s.tap, nil), replies, done, s.now)
+	resume := make(chan struct{}, 1)
+	// The reader's buffer is ours, not internal/smtp's, so that the bytes
+	// it holds after a 220 to STARTTLS can be seen (starttls.go).
+	s.rbuf = bufio.NewReaderSize(s.tap, replyBufferSize)
+	s.rr = smtp.NewReplyReader(s.rbuf, nil)
+	go readReplies(s.rr, replies, resume, done, s.now)
 	want := make(chan struct{}, 1)
 	lines := make(chan inputResult, 1)
 	go readInput(in, want, lines, done)
@@ -254,6 +283,11 @@ func (s *Session) Run(ctx context.Context, in LineReader) error {
 		case rr := <-replies:
 			s.printRawReceived()
 			s.handleReply(rr)
+			parked := parks(rr)
+			if parked && s.afterParkedReply(ctx) {
+				resume <- struct{}{}
+			}
+			s.afterReply(parked)
 		case l := <-lines:
 			requested = false
 			if err := s.handleInput(l); err != nil {
@@ -352,19 +386,42 @@ func (s *Session) wantsInput() bool {
 // less when the timeout is shorter.
 const quitLinger = 2 * time.Second
 
+// replyBufferSize is the size of the reply reader's buffer: at least
+// internal/smtp's DefaultMaxReplyLineLength, so the ReplyReader uses it
+// as is.
+const replyBufferSize = 4096
+
 // readReplies reads replies until the connection fails or done is closed.
-func readReplies(rr *smtp.ReplyReader, out chan<- replyResult, done <-chan struct{}, now func() time.Time) {
+// After a reply that parks (a 220) it waits for resume before reading
+// again: the session may be about to start TLS on the stream (see
+// starttls.go).
+func readReplies(rr *smtp.ReplyReader, out chan<- replyResult, resume <-chan struct{}, done <-chan struct{}, now func() time.Time) {
 	for {
 		r, err := rr.ReadReply()
+		res := replyResult{r: r, err: err, at: now()}
 		select {
-		case out <- replyResult{r: r, err: err, at: now()}:
+		case out <- res:
 		case <-done:
 			return
 		}
 		if err != nil && !inStep(err) {
 			return
 		}
+		if parks(res) {
+			select {
+			case <-resume:
+			case <-done:
+				return
+			}
+		}
 	}
+}
+
+// parks reports whether the reply reader stops after rr until the session
+// resumes it: after a whole 220 reply, the greeting or the answer to
+// STARTTLS (RFC 3207 §4), after which the stream may become TLS.
+func parks(rr replyResult) bool {
+	return rr.err == nil && rr.r != nil && rr.r.Code == 220
 }
 
 // inStep reports whether the reply reader is still at a reply boundary
@@ -601,7 +658,7 @@ func (s *Session) sendCommand(line string, typed bool) {
 			s.note("%s", n)
 		}
 	case phase == PhaseTLSHandshake:
-		s.warn("the server is waiting for a TLS handshake (RFC 3207 §4), so this line will be read as TLS garbage; the TLS upgrade comes with internal/dial (issue 5)")
+		s.warn("the server is waiting for a TLS handshake (RFC 3207 §4), so this line will be read as TLS garbage: this connection cannot be upgraded (the TLS upgrade comes with internal/dial (issue 5) connections)")
 		s.checkCommand(line, verb, phase)
 	default:
 		if verb != smtp.AUTH && typed {

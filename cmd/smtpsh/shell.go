@@ -33,6 +33,7 @@ type shellOptions struct {
 
 	// Transport (internal/dial).
 	TLS        bool
+	StartTLS   bool
 	Proxy      string
 	Insecure   bool
 	CAFile     string
@@ -75,6 +76,7 @@ func addShellFlags(cmd *cobra.Command, o *shellOptions) {
 	f.BoolVar(&o.NoExplain, "no-explain", false, "do not print the one-line explanation after each reply")
 	f.StringVar(&o.Record, "record", "", "write the session's transcript to FILE (secrets redacted)")
 	f.BoolVar(&o.TLS, "tls", false, "implicit TLS (RFC 8314), the default on port 465")
+	f.BoolVar(&o.StartTLS, "starttls", false, "upgrade to TLS right after the first EHLO, then send it again (RFC 3207); exit 6 if the server cannot")
 	f.StringVar(&o.Proxy, "proxy", "", "reach the server through http://[user:pass@]host:port (HTTP CONNECT) or socks5://… / socks5h://…; "+
 		"default $SMTPSH_PROXY, then $ALL_PROXY. Not the HAProxy PROXY protocol that swaks' --proxy means")
 	f.BoolVar(&o.Insecure, "insecure", false, "go on when the server's certificate does not verify (what failed is still shown)")
@@ -103,6 +105,9 @@ func runShell(cmd *cobra.Command, args []string, o *shellOptions) error {
 	if len(o.Commands) > 0 && o.Script != "" {
 		return errors.New("-c and --script do not go together: put the lines in the script")
 	}
+	if o.StartTLS && o.TLS {
+		return errors.New("--tls and --starttls do not go together: implicit TLS is already encrypted from the start")
+	}
 	out := cmd.OutOrStdout()
 	ctx := cmd.Context()
 	if ctx == nil {
@@ -120,6 +125,7 @@ func runShell(cmd *cobra.Command, args []string, o *shellOptions) error {
 		EHLOName:  ehlo,
 		Timeout:   o.Timeout,
 		NoExplain: o.NoExplain,
+		StartTLS:  o.StartTLS,
 		Terminal:  render.Detect(out, os.Getenv),
 	}
 	if len(args) > 0 {
