@@ -320,3 +320,32 @@ func TestStartTLSInjection(t *testing.T) {
 		})
 	}
 }
+
+// TestStartTLSStalledHandshake: a server that answers 220 and then says
+// nothing gets a timeout that names the handshake, and exit 6.
+func TestStartTLSStalledHandshake(t *testing.T) {
+	release := make(chan struct{})
+	addr := fakeServer(t, func(c net.Conn) {
+		c.Write([]byte("220 mx.example.net ESMTP\r\n"))
+		readLine(c) // EHLO
+		c.Write([]byte("250-mx.example.net\r\n250 STARTTLS\r\n"))
+		readLine(c) // STARTTLS
+		c.Write([]byte("220 2.0.0 Ready to start TLS\r\n"))
+		select {
+		case <-release:
+		case <-time.After(10 * time.Second):
+		}
+	})
+	// Registered after fakeServer's, so it runs first (cleanups run last
+	// in, first out) and lets the server end.
+	t.Cleanup(func() { close(release) })
+	o := dial.Options{TLSConfig: dial.TLSOptions{Insecure: true}}
+	start := time.Now()
+	out, _, err := runLines(t, addr, Config{Timeout: 300 * time.Millisecond, Dialer: &TransportDialer{Options: o}}, "EHLO client.example", "STARTTLS", "EHLO client.example")
+	if exitCode(err) != ExitTLS || !strings.Contains(out, "timed out (the server did not complete the handshake)") {
+		t.Errorf("exit %d (%v), want %d and a handshake timeout:\n%s", exitCode(err), err, ExitTLS, out)
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("took %s with a 300ms timeout", d)
+	}
+}
