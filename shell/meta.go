@@ -25,6 +25,9 @@ func MetaCommands() []MetaCommand {
 		{":help", "", "this list"},
 		{":explain", "[CODE]", "the long explanation of the last reply, or of a code such as 550 or 5.7.1"},
 		{":info", "", "the connection, phase and the server's capabilities"},
+		{":auth", "plain|login|cram-md5 USER", "authenticate (RFC 4954): asks the password (in a script, $" + PasswordEnv + "), shows each step decoded"},
+		{":compose", "[--bdat]", "ask From, To, Subject and the body, and send the message (MAIL, RCPT, DATA)"},
+		{":send", "[--bdat] FILE", "send a message file in the current transaction, with DATA or, with --bdat, BDAT"},
 		{":save", "FILE", "write the transcript so far to FILE (secrets redacted)"},
 		{":raw", "on|off", "show the bytes sent and received, CR LF visible, other control bytes in hex"},
 		{":quit", "", "send QUIT and leave (Ctrl-D does the same)"},
@@ -49,6 +52,12 @@ func (s *Session) meta(line string) error {
 		s.info()
 	case ":save":
 		s.save(arg)
+	case ":auth":
+		s.auth(arg)
+	case ":compose":
+		s.compose(arg)
+	case ":send":
+		s.send(arg)
 	case ":raw":
 		s.setRaw(strings.ToLower(arg))
 	default:
