@@ -658,7 +658,7 @@ func (s *Session) sendCommand(line string, typed bool) {
 			s.note("%s", n)
 		}
 	case phase == PhaseTLSHandshake:
-		s.warn("the server is waiting for a TLS handshake (RFC 3207 §4), so this line will be read as TLS garbage: this connection cannot be upgraded (the TLS upgrade comes with internal/dial (issue 5) connections)")
+		s.warn("the server is waiting for a TLS handshake (RFC 3207 §4), so this line will be read as TLS garbage: this connection cannot be upgraded")
 		s.checkCommand(line, verb, phase)
 	default:
 		if verb != smtp.AUTH && typed {

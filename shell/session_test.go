@@ -135,7 +135,7 @@ func TestSessionAgainstLab(t *testing.T) {
 		{
 			name:  "starttls-reply-shown-upgrade-not-faked",
 			lines: []string{"EHLO client.example", "STARTTLS", "expect 220"},
-			want:  []string{"S: 220 2.0.0", "the TLS upgrade comes with internal/dial (issue 5)"},
+			want:  []string{"S: 220 2.0.0", "cannot be upgraded to TLS"},
 			code:  ExitOK,
 		},
 	}

@@ -114,7 +114,7 @@ func (s *Session) upgrade(ctx context.Context) {
 	if s.dc == nil {
 		// A Dialer other than TransportDialer: there is no way to run a
 		// handshake on its stream, and pretending would lie.
-		s.warn("this connection was not opened by internal/dial, so it cannot be upgraded to TLS (the TLS upgrade comes with internal/dial (issue 5) connections); the server now waits for a TLS handshake (RFC 3207 §4): :quit")
+		s.warn("this connection was not opened by internal/dial, so it cannot be upgraded to TLS; the server now waits for a TLS handshake (RFC 3207 §4): :quit")
 		return
 	}
 	if len(s.pending) > 0 {

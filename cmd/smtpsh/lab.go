@@ -105,6 +105,7 @@ type labServer struct {
 	srv      *lab.Server
 	store    *store.Store
 	profile  *lab.Profile
+	cert     tls.Certificate
 	certNote string // where the certificate came from, with its fingerprint
 }
 
@@ -139,7 +140,7 @@ func newLabServer(o labOptions) (*labServer, error) {
 		st.Close()
 		return nil, err
 	}
-	return &labServer{srv: srv, store: st, profile: p, certNote: certNote}, nil
+	return &labServer{srv: srv, store: st, profile: p, cert: cert, certNote: certNote}, nil
 }
 
 // runLab starts the lab and serves until ctx ends.

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
@@ -18,6 +19,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/smtpsh/smtpsh/internal/dial"
+	"github.com/smtpsh/smtpsh/internal/lab/selfsigned"
 	"github.com/smtpsh/smtpsh/internal/render"
 	"github.com/smtpsh/smtpsh/shell"
 )
@@ -146,6 +148,12 @@ func runShell(cmd *cobra.Command, args []string, o *shellOptions) error {
 		}
 		defer l.stop()
 		cfg.Addr = l.addr
+		// The shell trusts the certificate the lab just made, so STARTTLS
+		// verifies without --insecure, as it would with a real CA.
+		cfg.Dialer = &shell.TransportDialer{Options: dial.Options{
+			Timeout:   o.Timeout,
+			TLSConfig: dial.TLSOptions{RootCAs: l.roots},
+		}}
 		cfg.Name = "lab:" + l.port
 		fmt.Fprintf(out, "smtpsh: no host given: practising on the lab (profile %s) at %s; smtpsh HOST connects elsewhere\n", l.profile, l.addr)
 	}
@@ -263,6 +271,7 @@ func targetAddr(arg string) (string, error) {
 // shellLab is a lab started in-process for the shell.
 type shellLab struct {
 	addr, port, profile string
+	roots               *x509.CertPool // trusts the lab's certificate, for STARTTLS
 	stop                func()
 }
 
@@ -275,6 +284,7 @@ func startShellLab() (*shellLab, error) {
 		return nil, err
 	}
 	srv, st, p := ls.srv, ls.store, ls.profile
+	roots := selfsigned.Pool(ls.cert)
 	ln, err := labListen("127.0.0.1:0", "--listen")
 	if err != nil {
 		st.Close()
@@ -287,7 +297,7 @@ func startShellLab() (*shellLab, error) {
 	}()
 	_, port, _ := net.SplitHostPort(ln.Addr().String())
 	return &shellLab{
-		addr: ln.Addr().String(), port: port, profile: p.Name,
+		addr: ln.Addr().String(), port: port, profile: p.Name, roots: roots,
 		stop: func() {
 			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 			defer cancel()
