@@ -183,3 +183,30 @@ func TestSASLNote(t *testing.T) {
 		})
 	}
 }
+
+// TestScriptedAuthEchoIsRedacted: a scripted "AUTH PLAIN <base64>" is echoed
+// with the initial response hidden, since it encodes the password.
+func TestScriptedAuthEchoIsRedacted(t *testing.T) {
+	addr, _ := startLab(t, labProfile(t, "[auth]\ntls_only = false\n"))
+	out, _, err := runLines(t, addr, Config{}, "EHLO client.example", "AUTH PLAIN AGFsaWNlAHdvbmRlcmxhbmQ=", "expect 235", "QUIT")
+	if err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	if strings.Contains(out, "AGFsaWNlAHdvbmRlcmxhbmQ=") || !strings.Contains(out, "C: AUTH PLAIN <redacted>") {
+		t.Errorf("the initial response was echoed, or not as <redacted>:\n%s", out)
+	}
+}
+
+func TestRedactInitialResponse(t *testing.T) {
+	for in, want := range map[string]string{
+		"AUTH PLAIN AGFsaWNl": "AUTH PLAIN <redacted>",
+		"auth login YWxpY2U=": "auth login <redacted>",
+		"AUTH PLAIN":          "AUTH PLAIN",
+		"AUTH PLAIN =":        "AUTH PLAIN =",
+		"MAIL FROM:<a@b>":     "MAIL FROM:<a@b>",
+	} {
+		if got := redactInitialResponse(in); got != want {
+			t.Errorf("redactInitialResponse(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

@@ -643,9 +643,12 @@ func (s *Session) sendCommand(line string, typed bool) {
 	s.mu.Unlock()
 	verb, _ := smtp.SplitVerb(line)
 	if !s.in.Interactive() {
-		if sasl {
+		switch {
+		case sasl:
 			s.print(render.ClientLine("C: ", "<SASL response>"))
-		} else {
+		case verb == smtp.AUTH:
+			s.print(render.ClientLine("C: ", redactInitialResponse(line)))
+		default:
 			s.print(render.ClientLine("C: ", line))
 		}
 	}
@@ -879,4 +882,20 @@ func (s *Session) closeConn(side transcripts.Side, reason string) {
 	s.conn.Close()
 	s.tr.AddClose(s.now(), side, reason)
 	s.setPhase(PhaseClosed)
+}
+
+// redactInitialResponse hides the initial response of "AUTH MECH resp"
+// (RFC 4954 §4) in the echo of a scripted line, as transcripts do: it
+// encodes the password. The decoded line the shell prints next shows the
+// user with the password masked.
+func redactInitialResponse(line string) string {
+	verb, rest := smtp.SplitVerb(line)
+	if verb != smtp.AUTH {
+		return line
+	}
+	mech, resp, ok := strings.Cut(strings.TrimLeft(rest, " "), " ")
+	if !ok || resp == "" || resp == "=" {
+		return line
+	}
+	return line[:len(line)-len(rest)] + mech + " <redacted>"
 }
