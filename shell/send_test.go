@@ -1,8 +1,10 @@
 package shell
 
 import (
+	"bufio"
 	"bytes"
 	"context"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -265,5 +267,52 @@ func TestStepsData(t *testing.T) {
 				t.Errorf("phase %s after the message, want mail", s.Phase())
 			}
 		})
+	}
+}
+
+// FuzzMessageText checks what :send does to a hostile message file: CRLF
+// leaves no bare CR or LF, DataText of it reads back through internal/smtp's
+// DotReader as the same bytes (RFC 5321 §4.5.2), its output is bounded, and
+// HeaderFrom never panics.
+func FuzzMessageText(f *testing.F) {
+	f.Add([]byte("From: a@example.org\r\n\r\nhi\r\n"))
+	f.Add([]byte("a\r.\rb\n.\n..\r\n"))
+	f.Add([]byte(".\r\n"))
+	f.Add([]byte("From: <>\n\n\x00\xff"))
+	f.Fuzz(func(t *testing.T, msg []byte) {
+		c := CRLF(msg)
+		if len(c) > 2*len(msg)+2 {
+			t.Fatalf("CRLF grew %d bytes to %d", len(msg), len(c))
+		}
+		for i, b := range c {
+			if b == '\r' && (i+1 >= len(c) || c[i+1] != '\n') || b == '\n' && (i == 0 || c[i-1] != '\r') {
+				t.Fatalf("bare line break at %d in %q", i, c)
+			}
+		}
+		wire, _, err := DataText(c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		back, err := io.ReadAll(smtp.NewDotReader(bufio.NewReader(bytes.NewReader(wire)), nil))
+		if err != nil {
+			t.Fatalf("DotReader: %v on %q", err, wire)
+		}
+		if !bytes.Equal(back, c) {
+			t.Fatalf("round trip: %q became %q", c, back)
+		}
+		_, _ = HeaderFrom(c)
+	})
+}
+
+// BenchmarkDataText measures the DATA encoding of a 1 MB message file.
+func BenchmarkDataText(b *testing.B) {
+	line := []byte("Lorem ipsum dolor sit amet, consectetur adipiscing elit, sed do eiusmod.\n")
+	msg := CRLF(bytes.Repeat(line, (1<<20)/len(line)))
+	b.SetBytes(int64(len(msg)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, _, err := DataText(msg); err != nil {
+			b.Fatal(err)
+		}
 	}
 }
