@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -320,5 +321,72 @@ func TestSASLSteps(t *testing.T) {
 				t.Errorf("the transcript holds the password:\n%s", b.String())
 			}
 		})
+	}
+}
+
+// passwordTypist is a typist at a terminal that can read without echo: the
+// password comes from ReadPassword, never from ReadLine, and every line
+// offered to the history is kept.
+type passwordTypist struct {
+	*typist
+	password string
+	mu       sync.Mutex
+	asked    []string
+	history  []string
+}
+
+func (p *passwordTypist) ReadPassword(prompt string) ([]byte, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.asked = append(p.asked, prompt)
+	return []byte(p.password), nil
+}
+
+func (p *passwordTypist) SaveHistory(l string) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.history = append(p.history, l)
+	return nil
+}
+
+// TestAuthInteractive: at a terminal :auth asks for the password without
+// echo, even when SMTPSH_PASSWORD is set, and neither it nor the AUTH line
+// reaches the history.
+func TestAuthInteractive(t *testing.T) {
+	const pass = "wonderland"
+	t.Setenv(PasswordEnv, "not-this-one")
+	addr := startImplicitTLSLab(t, "default")
+	kb, err := kbOnce()
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := New(Config{Addr: addr, Name: "lab", KB: kb,
+		Dialer: &TransportDialer{Options: dial.Options{TLS: true, TLSConfig: dial.TLSOptions{Insecure: true}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ty := &passwordTypist{typist: newTypist(), password: pass}
+	done := make(chan error, 1)
+	go func() { done <- s.Run(context.Background(), ty) }()
+	ty.lines <- "EHLO client.example"
+	ty.waitFor(t, "250 ")
+	ty.lines <- ":auth plain alice"
+	ty.waitFor(t, "S: 235")
+	ty.lines <- ":quit"
+	if err := <-done; err != nil {
+		t.Fatalf("%v\n%s", err, ty.out.String())
+	}
+	ty.mu.Lock()
+	defer ty.mu.Unlock()
+	if len(ty.asked) != 1 || ty.asked[0] != "password for alice: " {
+		t.Errorf("password prompts %q", ty.asked)
+	}
+	for _, h := range ty.history {
+		if strings.Contains(h, pass) || strings.HasPrefix(strings.ToUpper(h), "AUTH") {
+			t.Errorf("history holds %q", h)
+		}
+	}
+	if out := ty.out.String(); strings.Contains(out, pass) || !strings.Contains(out, "C: AUTH PLAIN ********") {
+		t.Errorf("output:\n%s", out)
 	}
 }
