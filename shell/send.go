@@ -277,8 +277,8 @@ func (s *Session) sendDATA(msg []byte) step {
 // between and are sent in one go (RFC 3030 §4.2).
 func (s *Session) sendBody(msg []byte, bdat bool) step {
 	at := s.now()
-	s.showMessage(msg)
 	if !bdat {
+		s.showMessage(msg)
 		wire, stuffed, err := DataText(msg)
 		if err != nil {
 			s.warn("cannot dot-stuff the message: %v", err)
@@ -307,6 +307,9 @@ func (s *Session) sendBody(msg []byte, bdat bool) step {
 			cmd += " LAST"
 		}
 		s.print(render.ClientLine("C: ", cmd))
+		if off == 0 {
+			s.showMessage(msg) // the text follows the first BDAT (RFC 3030 §2)
+		}
 		if !s.write(append([]byte(cmd+"\r\n"), msg[off:end]...)) {
 			return nil
 		}
@@ -342,5 +345,5 @@ var errNoContinuation = errors.New("the session cannot yet run a meta-command's 
 // continueLater keeps next for when the replies to what was sent are in.
 func (s *Session) continueLater(next step) {
 	_ = next
-	s.warn("%v: finish by hand (after 354, type the message and \".\"; after 334, \"*\" cancels)", errNoContinuation)
+	s.warn("if the server asks for more (334 or 354), %v: finish by hand (after 354, type the message and \".\"; after 334, \"*\" cancels)", errNoContinuation)
 }

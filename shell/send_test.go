@@ -147,6 +147,9 @@ func TestSendLab(t *testing.T) {
 					t.Errorf("output has %q:\n%s", w, out)
 				}
 			}
+			if b, m := strings.Index(out, "C: BDAT "), strings.Index(out, "C: From: CEO"); tc.deliver && (b < 0 || m < b) {
+				t.Errorf("the message is shown before its BDAT command:\n%s", out)
+			}
 			msgs := st.Mailbox("alice")
 			if !tc.deliver {
 				if len(msgs) != 0 {
