@@ -30,9 +30,6 @@ func (r *Readline) ReadPassword(prompt string) ([]byte, error) {
 	return r.rl.ReadPassword(prompt)
 }
 
-// saslMechanisms are the mechanisms :auth speaks.
-var saslMechanisms = []string{"plain", "login", "cram-md5"}
-
 // saslClient is the client side of one AUTH exchange (RFC 4954 §4) that
 // :auth holds on the user's behalf. It knows the password and says, for
 // every line, what the server sees and what the user may see.

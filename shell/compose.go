@@ -42,11 +42,11 @@ type Composition struct {
 func BuildMessage(c Composition, domain string, now time.Time, random io.Reader) ([]byte, error) {
 	from, err := mail.ParseAddress(c.From)
 	if err != nil {
-		return nil, fmt.Errorf("From %q: %w", c.From, err)
+		return nil, fmt.Errorf("the From address %q: %w", c.From, err)
 	}
 	to, err := mail.ParseAddressList(c.To)
 	if err != nil {
-		return nil, fmt.Errorf("To %q: %w", c.To, err)
+		return nil, fmt.Errorf("the To address %q: %w", c.To, err)
 	}
 	if strings.ContainsAny(c.Subject, "\r\n") {
 		return nil, errors.New("the subject holds a line break")
@@ -56,7 +56,7 @@ func BuildMessage(c Composition, domain string, now time.Time, random io.Reader)
 	}
 	id := make([]byte, 12)
 	if _, err := io.ReadFull(random, id); err != nil {
-		return nil, fmt.Errorf("Message-ID: %w", err)
+		return nil, fmt.Errorf("making a Message-ID: %w", err)
 	}
 	var b bytes.Buffer
 	header := func(name, value string) error {
@@ -132,7 +132,7 @@ func HeaderFrom(msg []byte) ([]string, error) {
 	}
 	list, err := m.Header.AddressList("From")
 	if err != nil {
-		return nil, fmt.Errorf("From header field: %w", err)
+		return nil, fmt.Errorf("the From header field: %w", err)
 	}
 	out := make([]string, len(list))
 	for i, a := range list {
