@@ -2,7 +2,6 @@ package shell
 
 import (
 	"bytes"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -338,12 +337,8 @@ func (s *Session) showMessage(msg []byte) {
 	}
 }
 
-// errNoContinuation is what continueLater reports until the session loop
-// hands replies to a meta-command's later steps.
-var errNoContinuation = errors.New("the session cannot yet run a meta-command's later steps")
-
-// continueLater keeps next for when the replies to what was sent are in.
+// continueLater keeps next for when the replies to what was sent are in:
+// the session loop runs it once no command is waiting for its reply.
 func (s *Session) continueLater(next step) {
-	_ = next
-	s.warn("if the server asks for more (334 or 354), %v: finish by hand (after 354, type the message and \".\"; after 334, \"*\" cancels)", errNoContinuation)
+	s.next = next
 }

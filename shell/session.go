@@ -98,6 +98,9 @@ type pending struct {
 type Session struct {
 	cfg Config
 	kb  *explain.KB
+	// next is a meta-command's next step (:auth, :compose, :send), run
+	// once every command sent so far has its reply (see send.go).
+	next step
 	tr  *transcripts.Transcript
 	now func() time.Time
 
@@ -288,6 +291,9 @@ func (s *Session) Run(ctx context.Context, in LineReader) error {
 				resume <- struct{}{}
 			}
 			s.afterReply(parked)
+			if s.next != nil && len(s.pending) == 0 && !s.closed {
+				s.next = s.next()
+			}
 		case l := <-lines:
 			requested = false
 			if err := s.handleInput(l); err != nil {
