@@ -101,8 +101,8 @@ type Session struct {
 	// next is a meta-command's next step (:auth, :compose, :send), run
 	// once every command sent so far has its reply (see send.go).
 	next step
-	tr  *transcripts.Transcript
-	now func() time.Time
+	tr   *transcripts.Transcript
+	now  func() time.Time
 
 	in   LineReader
 	out  io.Writer
