@@ -84,6 +84,24 @@ func TestAuthLab(t *testing.T) {
 			notWant: []string{pass, plainB64},
 		},
 		{
+			// The 334 challenges are answered by the session loop's next
+			// step: no typing by hand.
+			name:    "login on implicit TLS answers both challenges",
+			tls:     true,
+			env:     true,
+			lines:   []string{"EHLO client.example", ":auth login alice", "expect 235"},
+			want:    []string{"S: 334 VXNlcm5hbWU6", "S: 334 UGFzc3dvcmQ6", "S: 235 2.7.0", "expect 235: ok"},
+			notWant: []string{pass, base64.StdEncoding.EncodeToString([]byte(pass))},
+		},
+		{
+			name:    "cram-md5 on implicit TLS",
+			tls:     true,
+			env:     true,
+			lines:   []string{"EHLO client.example", ":auth cram-md5 alice", "expect 235"},
+			want:    []string{"S: 235 2.7.0", "expect 235: ok"},
+			notWant: []string{pass},
+		},
+		{
 			name:  "no password in a script",
 			lines: []string{"EHLO client.example", ":auth login alice"},
 			want:  []string{"no password: in a script, set SMTPSH_PASSWORD"},

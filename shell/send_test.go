@@ -116,6 +116,14 @@ func TestSendLab(t *testing.T) {
 			deliver: true,
 		},
 		{
+			// Without --bdat the text goes after DATA's 354, dot-stuffed.
+			name: "data in the transaction",
+			lines: []string{"EHLO client.example", "MAIL FROM:<mallory@evil.example>", "RCPT TO:<alice@lab.smtpsh.test>",
+				":send " + spoof, "expect 250", "QUIT"},
+			want:    []string{"C: DATA", "S: 354", "S: 250 2.0.0 Ok: queued", "expect 250: ok"},
+			deliver: true,
+		},
+		{
 			name:  "no transaction open",
 			lines: []string{"EHLO client.example", ":send " + spoof},
 			want:  []string{":send sends in the current transaction: MAIL FROM and RCPT TO first"},
@@ -147,8 +155,12 @@ func TestSendLab(t *testing.T) {
 					t.Errorf("output has %q:\n%s", w, out)
 				}
 			}
-			if b, m := strings.Index(out, "C: BDAT "), strings.Index(out, "C: From: CEO"); tc.deliver && (b < 0 || m < b) {
-				t.Errorf("the message is shown before its BDAT command:\n%s", out)
+			verb := "C: BDAT "
+			if !strings.Contains(strings.Join(tc.lines, "\n"), "--bdat") {
+				verb = "C: DATA"
+			}
+			if b, m := strings.Index(out, verb), strings.Index(out, "C: From: CEO"); tc.deliver && (b < 0 || m < b) {
+				t.Errorf("the message is shown before its %s command:\n%s", verb, out)
 			}
 			msgs := st.Mailbox("alice")
 			if !tc.deliver {
@@ -160,8 +172,9 @@ func TestSendLab(t *testing.T) {
 			if len(msgs) != 1 {
 				t.Fatalf("alice has %d messages, want 1\n%s", len(msgs), out)
 			}
-			// The file's LF line ends arrive as CRLF, and BDAT sends
-			// the dot lines unstuffed (RFC 3030 §2).
+			// The file's LF line ends arrive as CRLF; BDAT sends the dot
+			// lines unstuffed (RFC 3030 §2), DATA stuffs them and the lab
+			// unstuffs them (RFC 5321 §4.5.2): the same text arrives.
 			if !bytes.Contains(msgs[0].Data, []byte("Please pay the invoice today.\r\n.\r\n..two dots\r\n")) {
 				t.Errorf("delivered:\n%q", msgs[0].Data)
 			}
