@@ -41,6 +41,10 @@ type shellOptions struct {
 	CAFile     string
 	ServerName string
 	IPv4, IPv6 bool
+	ClientCert string
+	ClientKey  string
+	TLSMin     string
+	ProxyProto string
 }
 
 // shellHelp documents the shell's input modes and exit statuses; it is
@@ -84,6 +88,10 @@ func addShellFlags(cmd *cobra.Command, o *shellOptions) {
 	f.BoolVar(&o.Insecure, "insecure", false, "go on when the server's certificate does not verify (what failed is still shown)")
 	f.StringVar(&o.CAFile, "ca", "", "trust the CA certificates in FILE (PEM) instead of the system's")
 	f.StringVar(&o.ServerName, "servername", "", "the name to verify the certificate against and send as SNI (default: the host)")
+	f.StringVar(&o.ClientCert, "client-cert", "", "present this client certificate (PEM) in the TLS handshake")
+	f.StringVar(&o.ClientKey, "client-key", "", "the private key (PEM) for --client-cert")
+	f.StringVar(&o.TLSMin, "tls-min", "", `lowest TLS version to accept: "1.2" (the default) or "1.3"`)
+	f.StringVar(&o.ProxyProto, "proxy-protocol", "", `send an HAProxy PROXY protocol header first: "v1" or "v2" (what swaks' --proxy does)`)
 	f.BoolVarP(&o.IPv4, "ipv4", "4", false, "connect over IPv4 only")
 	f.BoolVarP(&o.IPv6, "ipv6", "6", false, "connect over IPv6 only")
 	if !strings.Contains(cmd.Long, "Exit status:") {
@@ -222,6 +230,19 @@ func transportDialer(o *shellOptions, addr string) (*shell.TransportDialer, erro
 	if o.IPv4 && o.IPv6 {
 		return nil, errors.New("-4 and -6 do not go together")
 	}
+	switch o.TLSMin {
+	case "", "1.2", "1.3":
+	default:
+		return nil, fmt.Errorf("--tls-min %q: want 1.2 or 1.3", o.TLSMin)
+	}
+	switch o.ProxyProto {
+	case "", "v1", "v2":
+	default:
+		return nil, fmt.Errorf("--proxy-protocol %q: want v1 or v2", o.ProxyProto)
+	}
+	if (o.ClientCert == "") != (o.ClientKey == "") {
+		return nil, errors.New("--client-cert and --client-key go together")
+	}
 	network := "tcp"
 	switch {
 	case o.IPv4:
@@ -243,7 +264,11 @@ func transportDialer(o *shellOptions, addr string) (*shell.TransportDialer, erro
 			Insecure:   o.Insecure,
 			CAFile:     o.CAFile,
 			ServerName: o.ServerName,
+			ClientCert: o.ClientCert,
+			ClientKey:  o.ClientKey,
+			MinVersion: o.TLSMin,
 		},
+		ProxyProtocol: o.ProxyProto,
 	}}, nil
 }
 
