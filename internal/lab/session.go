@@ -431,6 +431,13 @@ func (s *session) closeBy(side transcripts.Side, reason string) {
 		s.tr.AddClose(s.srv.now(), side, reason)
 	}
 	s.quit = true
+	if tc, ok := s.conn.(*tls.Conn); ok && !s.closed.Load() {
+		// End TLS with close_notify (RFC 8446 §6.1) before closing:
+		// without it OpenSSL 3 clients report "unexpected eof while
+		// reading" after a clean QUIT.
+		tc.SetWriteDeadline(time.Now().Add(time.Second))
+		tc.CloseWrite()
+	}
 	s.closeConn()
 }
 
