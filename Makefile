@@ -36,11 +36,13 @@ peers:
 	bash .ci/peers.sh
 
 # Go benchmarks, then the lab next to Postfix and smtp-sink under smtp-source,
-# then a scripted shell session next to swaks against Postfix.
+# then a scripted shell session next to swaks against Postfix, then connection
+# set-up on each path next to openssl s_client and swaks.
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./...
 	bash .ci/bench-lab.sh
 	bash .ci/bench-shell.sh
+	bash .ci/bench-dial.sh
 
 fuzz:
 	FUZZTIME=$(FUZZTIME) bash .ci/fuzz.sh
