@@ -153,17 +153,21 @@ func containsString(s []string, v string) bool {
 // the reason, and pass the connection with Insecure while saying why.
 func TestPeerPostfix(t *testing.T) {
 	plain, implicit := peertest.Postfix(t), peertest.PostfixTLS(t)
-	cases := []struct {
+	type cell struct {
 		name  string
 		proxy func(testing.TB) string
 		addr  string
 		tls   bool
-	}{
-		{"direct-starttls", nil, plain, false},
-		{"http-starttls", peertest.HTTPProxy, plain, false},
-		{"socks5-auth-starttls", peertest.SOCKSAuthProxy, plain, false},
-		{"http-auth-implicit", peertest.HTTPAuthProxy, implicit, true},
-		{"socks5-implicit", peertest.SOCKSProxy, implicit, true},
+	}
+	// Every proxy path × {STARTTLS, implicit TLS}; the plaintext column
+	// is TestPeerPostfixPlain.
+	var cases []cell
+	for _, p := range []struct {
+		name  string
+		proxy func(testing.TB) string
+	}{{"direct", nil}, {"http", peertest.HTTPProxy}, {"http-auth", peertest.HTTPAuthProxy},
+		{"socks5", peertest.SOCKSProxy}, {"socks5-auth", peertest.SOCKSAuthProxy}} {
+		cases = append(cases, cell{p.name + "-starttls", p.proxy, plain, false}, cell{p.name + "-implicit", p.proxy, implicit, true})
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -193,6 +197,38 @@ func TestPeerPostfix(t *testing.T) {
 				if !containsString(insp.Chain[0].SANs, "smtpsh-lab.local") || !strings.HasPrefix(insp.Chain[0].KeyType, "RSA") && !strings.HasPrefix(insp.Chain[0].KeyType, "ECDSA") {
 					t.Errorf("certificate = %+v", insp.Chain[0])
 				}
+			}
+		})
+	}
+}
+
+// TestPeerPostfixPlain: Postfix's banner and EHLO in plaintext over every
+// proxy path; the banner tinyproxy sends with its 200 must not be lost.
+func TestPeerPostfixPlain(t *testing.T) {
+	plain := peertest.Postfix(t)
+	for _, p := range []struct {
+		name  string
+		proxy func(testing.TB) string
+	}{{"direct", nil}, {"http", peertest.HTTPProxy}, {"http-auth", peertest.HTTPAuthProxy},
+		{"socks5", peertest.SOCKSProxy}, {"socks5-auth", peertest.SOCKSAuthProxy}} {
+		t.Run(p.name, func(t *testing.T) {
+			o := Options{Timeout: 10 * time.Second}
+			if p.proxy != nil {
+				o.Proxy = p.proxy(t)
+			}
+			c, err := Dial(context.Background(), plain, o)
+			if err != nil {
+				t.Fatalf("Dial: %v", err)
+			}
+			defer c.Close()
+			s := newSession(t, c)
+			if r := s.expect(220); !strings.Contains(r.Text(), "ESMTP") {
+				t.Errorf("banner %q", r.Text())
+			}
+			s.cmd("EHLO client.example", 250)
+			s.cmd("QUIT", 221)
+			if (c.Path().Proxy == nil) != (p.proxy == nil) {
+				t.Errorf("Path = %v", c.Path())
 			}
 		})
 	}
