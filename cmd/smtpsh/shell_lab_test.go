@@ -11,7 +11,7 @@ import (
 // offers AUTH only over TLS).
 func TestShellLabSTARTTLSVerifies(t *testing.T) {
 	out, err := run(t, "--starttls", "--no-explain", "-c", "EHLO client.example", "-c", "QUIT")
-	if code := exitCode(err); code != 0 {
+	if code := exitStatus(err); code != 0 {
 		t.Fatalf("exit %d (%v)\n%s", code, err, out)
 	}
 	for _, want := range []string{"no host given", "certificate verified", "S: 250-AUTH PLAIN LOGIN CRAM-MD5", "S: 221 2.0.0 Bye"} {

@@ -38,7 +38,7 @@ func TestPeerShellStartTLS(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			args := append(tc.args, "-c", "EHLO client.smtpsh.test", "-c", "AUTH PLAIN "+alice, "-c", "expect 235", "-c", "QUIT")
 			out, err := run(t, args...)
-			if got := exitCode(err); got != tc.code {
+			if got := exitStatus(err); got != tc.code {
 				t.Fatalf("smtpsh %s: exit %d (%v), want %d\n%s", strings.Join(args, " "), got, err, tc.code, out)
 			}
 			rest := out

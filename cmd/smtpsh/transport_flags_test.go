@@ -20,8 +20,8 @@ func TestTransportFlagErrors(t *testing.T) {
 		{[]string{"--tls", "--starttls", "127.0.0.1:1"}, "--tls"},
 	} {
 		_, err := run(t, tc.args...)
-		if err == nil || !strings.Contains(err.Error(), tc.want) || exitCode(err) != 1 {
-			t.Errorf("smtpsh %s: %v (exit %d); want a usage error (exit 1) naming %s", strings.Join(tc.args, " "), err, exitCode(err), tc.want)
+		if err == nil || !strings.Contains(err.Error(), tc.want) || exitStatus(err) != 1 {
+			t.Errorf("smtpsh %s: %v (exit %d); want a usage error (exit 1) naming %s", strings.Join(tc.args, " "), err, exitStatus(err), tc.want)
 		}
 	}
 }

@@ -1,25 +1,12 @@
 package main
 
 import (
-	"errors"
 	"strings"
 	"testing"
 
 	"github.com/smtpsh/smtpsh/internal/peertest"
 	"github.com/smtpsh/smtpsh/shell"
 )
-
-// exitCode is the status main would exit with for err.
-func exitCode(err error) int {
-	var ee *shell.ExitError
-	switch {
-	case err == nil:
-		return 0
-	case errors.As(err, &ee):
-		return ee.ExitCode()
-	}
-	return 1
-}
 
 // TestPeerShellTransports runs the shell as a newcomer would type it against
 // the real Postfix lab: through tinyproxy (HTTP CONNECT) and microsocks
@@ -47,7 +34,7 @@ func TestPeerShellTransports(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			args := append(tc.args, "--no-explain", "-c", "EHLO client.smtpsh.test", "-c", "QUIT")
 			out, err := run(t, args...)
-			if got := exitCode(err); got != tc.code {
+			if got := exitStatus(err); got != tc.code {
 				t.Fatalf("smtpsh %s: exit %d (%v), want %d\n%s", strings.Join(args, " "), got, err, tc.code, out)
 			}
 			all := out
@@ -63,5 +50,34 @@ func TestPeerShellTransports(t *testing.T) {
 				t.Errorf("the proxy password was printed:\n%s", all)
 			}
 		})
+	}
+}
+
+// TestPeerPTYPostfix drives the real shell on a terminal against Postfix:
+// after EHLO, Tab after "AUTH " offers exactly the mechanisms Postfix
+// advertised (postfix-lab.sh: PLAIN LOGIN), and STARTTLS upgrades with
+// --insecure, the prompt then showing tls.
+func TestPeerPTYPostfix(t *testing.T) {
+	postfix := peertest.Postfix(t)
+	p := startPTYShell(t, postfix, "--ehlo", "client.example", "--insecure", "--no-explain")
+	at := p.waitFor(0, "helo> ")
+	p.typeText("EHLO client.example\r")
+	at = p.waitFor(at, "S: 250 CHUNKING")
+	at = p.waitFor(at, "mail> ")
+	start := at
+	p.typeText("AUTH \t\t")
+	at = p.waitFor(at, "LOGIN")
+	// Only what Postfix advertised: CRAM-MD5 (which the lab offers) must
+	// not appear.
+	if offered := p.out.String()[start:at]; !strings.Contains(offered, "PLAIN") || strings.Contains(offered, "CRAM-MD5") {
+		t.Errorf("completion after AUTH offered %q; want PLAIN and LOGIN only", offered)
+	}
+	p.typeText("\x15") // Ctrl-U: clear the line
+	p.typeText("STARTTLS\r")
+	at = p.waitFor(at, "S: 220 2.0.0")
+	at = p.waitFor(at, "tls helo> ")
+	p.typeText("\x04") // Ctrl-D: QUIT and leave
+	if code := p.wait(); code != 0 {
+		t.Errorf("exit status %d\n%s", code, p.out.String())
 	}
 }
