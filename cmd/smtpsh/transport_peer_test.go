@@ -75,7 +75,7 @@ func TestPeerPTYPostfix(t *testing.T) {
 	p.typeText("\x15") // Ctrl-U: clear the line
 	p.typeText("STARTTLS\r")
 	at = p.waitFor(at, "S: 220 2.0.0")
-	at = p.waitFor(at, "tls helo> ")
+	p.waitFor(at, "tls helo> ")
 	p.typeText("\x04") // Ctrl-D: QUIT and leave
 	if code := p.wait(); code != 0 {
 		t.Errorf("exit status %d\n%s", code, p.out.String())
