@@ -3,19 +3,13 @@ package shell
 import (
 	"bytes"
 	"context"
-	"crypto/tls"
 	"encoding/base64"
 	"fmt"
-	"net"
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/smtpsh/smtpsh/internal/dial"
-	"github.com/smtpsh/smtpsh/internal/lab"
-	"github.com/smtpsh/smtpsh/internal/lab/selfsigned"
-	"github.com/smtpsh/smtpsh/internal/lab/store"
 	"github.com/smtpsh/smtpsh/transcripts"
 )
 
@@ -23,35 +17,7 @@ import (
 // listener (RFC 8314 §3.3) until the test ends.
 func startImplicitTLSLab(t testing.TB, profile string) string {
 	t.Helper()
-	p, err := lab.LoadProfile(profile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, err := selfsigned.Certificate(p.Hostname)
-	if err != nil {
-		t.Fatal(err)
-	}
-	st, err := store.New("")
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv, err := lab.New(lab.Config{Profile: p, Store: st,
-		TLS: &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	go srv.ServeTLS(ln)
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		defer cancel()
-		srv.Shutdown(ctx)
-		st.Close()
-	})
-	return ln.Addr().String()
+	return runLab(t, profile, labOptions{implicitTLS: true}).addr
 }
 
 func TestAuthLab(t *testing.T) {

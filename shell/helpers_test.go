@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"net"
 	"strings"
 	"sync"
@@ -16,9 +17,22 @@ import (
 	"github.com/smtpsh/smtpsh/internal/lab/store"
 )
 
-// startLab starts the lab with profile on a free loopback port until the
-// test ends, and returns its address and store.
-func startLab(t testing.TB, profile string) (string, *store.Store) {
+// labOptions say how a test lab listens.
+type labOptions struct {
+	implicitTLS bool // serve implicit TLS (RFC 8314 §3.3) instead of plain SMTP
+	noTLS       bool // no certificate at all: STARTTLS is not offered
+}
+
+// testLab is a lab server running for one test.
+type testLab struct {
+	addr  string
+	store *store.Store
+	pool  *x509.CertPool // trusts the lab's certificate
+}
+
+// runLab starts the lab with profile on a free loopback port until the
+// test ends. The shell's lab tests all start here.
+func runLab(t testing.TB, profile string, o labOptions) testLab {
 	t.Helper()
 	p, err := lab.LoadProfile(profile)
 	if err != nil {
@@ -32,8 +46,11 @@ func startLab(t testing.TB, profile string) (string, *store.Store) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv, err := lab.New(lab.Config{Profile: p, Store: st,
-		TLS: &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}})
+	cfg := lab.Config{Profile: p, Store: st}
+	if !o.noTLS {
+		cfg.TLS = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	}
+	srv, err := lab.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -41,14 +58,26 @@ func startLab(t testing.TB, profile string) (string, *store.Store) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	go srv.Serve(ln)
+	if o.implicitTLS {
+		go srv.ServeTLS(ln)
+	} else {
+		go srv.Serve(ln)
+	}
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		defer cancel()
 		srv.Shutdown(ctx)
 		st.Close()
 	})
-	return ln.Addr().String(), st
+	return testLab{addr: ln.Addr().String(), store: st, pool: selfsigned.Pool(cert)}
+}
+
+// startLab starts the lab with profile on plain SMTP and returns its
+// address and store.
+func startLab(t testing.TB, profile string) (string, *store.Store) {
+	t.Helper()
+	l := runLab(t, profile, labOptions{})
+	return l.addr, l.store
 }
 
 // kbOnce shares one knowledge base between tests: building it parses the

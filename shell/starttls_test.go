@@ -2,7 +2,6 @@ package shell
 
 import (
 	"bufio"
-	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/base64"
@@ -13,9 +12,7 @@ import (
 	"time"
 
 	"github.com/smtpsh/smtpsh/internal/dial"
-	"github.com/smtpsh/smtpsh/internal/lab"
 	"github.com/smtpsh/smtpsh/internal/lab/selfsigned"
-	"github.com/smtpsh/smtpsh/internal/lab/store"
 	"github.com/smtpsh/smtpsh/transcripts"
 )
 
@@ -24,38 +21,8 @@ import (
 // trusts the certificate.
 func startTLSLab(t testing.TB, profile string, noTLS bool) (string, *x509.CertPool) {
 	t.Helper()
-	p, err := lab.LoadProfile(profile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, err := selfsigned.Certificate(p.Hostname)
-	if err != nil {
-		t.Fatal(err)
-	}
-	st, err := store.New("")
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg := lab.Config{Profile: p, Store: st}
-	if !noTLS {
-		cfg.TLS = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
-	}
-	srv, err := lab.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	go srv.Serve(ln)
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		defer cancel()
-		srv.Shutdown(ctx)
-		st.Close()
-	})
-	return ln.Addr().String(), selfsigned.Pool(cert)
+	l := runLab(t, profile, labOptions{noTLS: noTLS})
+	return l.addr, l.pool
 }
 
 // plainAlice is AUTH PLAIN's initial response for the lab's alice (RFC
