@@ -353,17 +353,23 @@ func (s *session) rcpt(cmd *smtp.Command) {
 }
 
 // vrfy answers VRFY (RFC 5321 §3.5.1, §4.1.1.6) as the profile says.
-func (s *session) vrfy(cmd *smtp.Command) {
-	switch s.p.Policy.VRFY {
-	case AnswerDisabled:
+func (s *session) vrfy(cmd *smtp.Command) { s.verify(cmd, smtp.VRFY, s.p.Policy.VRFY) }
+
+// expn answers EXPN (RFC 5321 §3.5.2, §4.1.1.7).
+func (s *session) expn(cmd *smtp.Command) { s.verify(cmd, smtp.EXPN, s.p.Policy.EXPN) }
+
+// verify answers VRFY or EXPN under the profile's answer policy. The two
+// differ only for a list: VRFY refuses it, EXPN lists its members.
+func (s *session) verify(cmd *smtp.Command, verb smtp.Verb, answer string) {
+	if answer == AnswerDisabled {
 		// Postfix's disable_vrfy_command = yes.
-		s.reply(502, ec(5, 5, 1), "VRFY command is disabled")
+		s.reply(502, ec(5, 5, 1), string(verb)+" command is disabled")
 		return
 	}
 	if s.needHELO() {
 		return
 	}
-	if s.p.Policy.VRFY == AnswerCannotVerify {
+	if answer == AnswerCannotVerify {
 		// RFC 5321 §3.5.3: 252 "Cannot VRFY user, but will accept
 		// message"; Postfix echoes the argument.
 		s.reply(252, ec(2, 0, 0), cmd.Text)
@@ -375,37 +381,9 @@ func (s *session) vrfy(cmd *smtp.Command) {
 		s.reply(252, ec(2, 0, 0), addr)
 	case !r.known:
 		s.reply(550, ec(5, 1, 1), "<"+addr+">: Recipient address rejected: User unknown in local recipient table")
-	case r.isList:
+	case r.isList && verb == smtp.VRFY:
 		// RFC 5321 §3.5.2's example: a list is not a user.
 		s.reply(550, ec(5, 1, 1), "<"+addr+">: That is a mailing list, not a user; try EXPN")
-	default:
-		lines := make([]string, len(r.mailboxes))
-		for i, m := range r.mailboxes {
-			lines[i] = "<" + m + "@" + s.p.Domain + ">"
-		}
-		s.reply(250, ec(2, 0, 0), lines...)
-	}
-}
-
-// expn answers EXPN (RFC 5321 §3.5.2, §4.1.1.7).
-func (s *session) expn(cmd *smtp.Command) {
-	if s.p.Policy.EXPN == AnswerDisabled {
-		s.reply(502, ec(5, 5, 1), "EXPN command is disabled")
-		return
-	}
-	if s.needHELO() {
-		return
-	}
-	if s.p.Policy.EXPN == AnswerCannotVerify {
-		s.reply(252, ec(2, 0, 0), cmd.Text)
-		return
-	}
-	r, addr := s.verifyTarget(cmd)
-	switch {
-	case !r.local:
-		s.reply(252, ec(2, 0, 0), addr)
-	case !r.known:
-		s.reply(550, ec(5, 1, 1), "<"+addr+">: Recipient address rejected: User unknown in local recipient table")
 	default:
 		lines := make([]string, len(r.mailboxes))
 		for i, m := range r.mailboxes {
