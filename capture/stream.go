@@ -1,0 +1,97 @@
+package capture
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net/netip"
+	"time"
+)
+
+// Direction of bytes in a TCP connection.
+type Direction uint8
+
+const (
+	// ClientToServer is the direction of commands (and of the SYN, when captured).
+	ClientToServer Direction = iota
+	// ServerToClient is the direction of replies, starting with the 220 greeting.
+	ServerToClient
+)
+
+// String returns "client" or "server", naming the sender.
+func (d Direction) String() string {
+	if d == ServerToClient {
+		return "server"
+	}
+	return "client"
+}
+
+// ConnInfo identifies one TCP connection.
+type ConnInfo struct {
+	ID     int // 1-based, in order of the connection's first packet across the capture
+	Client netip.AddrPort
+	Server netip.AddrPort
+	Start  time.Time // capture time of its first packet
+	SawSYN bool      // the handshake was captured (roles known from it)
+}
+
+// Conn receives one connection's bytes in stream order. Calls for one Conn come from one
+// goroutine, in capture order across both directions (reassembly's two-way stream order);
+// different Conns may be called from different goroutines at once.
+type Conn interface {
+	// Data delivers the next bytes sent in dir; p is only valid during the call.
+	Data(dir Direction, at time.Time, p []byte)
+	// Gap reports n bytes missing (lost segments) in dir.
+	Gap(dir Direction, at time.Time, n int64)
+	// End is the last call: reason is "fin", "rst", "end of capture", "idle",
+	// "memory limit", "cancelled" or "error".
+	End(at time.Time, reason string)
+}
+
+// Handler makes a Conn for each connection that is SMTP. It must be safe
+// for concurrent use.
+type Handler interface {
+	Open(info ConnInfo) Conn
+}
+
+// DefaultPorts returns the server ports taken as SMTP when Options.Ports is nil:
+// 25 (RFC 5321), 465 (implicit TLS, RFC 8314 §3.3), 587 (submission, RFC 6409)
+// and 2525 (a common unofficial alternative). It is a function, not a variable,
+// so that no caller can change it for everyone.
+func DefaultPorts() []uint16 { return []uint16{25, 465, 587, 2525} }
+
+// Options tune Decode, DecodeReader and Live.
+type Options struct {
+	Ports            []uint16                // server ports taken as SMTP; nil = DefaultPorts
+	Detect           bool                    // also decide from content on other ports
+	Workers          int                     // reassembly workers; 0 = runtime.GOMAXPROCS(0)
+	MaxBufferedBytes int64                   // bound on out-of-order data held; 0 = 64 MiB total
+	Progress         func(done, total int64) // optional, bytes of input read (total 0 if unknown)
+}
+
+// Stats counts what a decode saw.
+type Stats struct {
+	Files      int64            // capture files opened
+	Packets    int64            // packet records read
+	Bytes      int64            // bytes of input read (file bytes, after gunzip)
+	TCPPackets int64            // packets that carried a TCP segment
+	Conns      int64            // TCP connections seen
+	SMTPConns  int64            // connections handed to the Handler
+	Skipped    map[string]int64 // packets not used, by reason: "non-IP", "non-TCP", "truncated", "fragment"…
+}
+
+// errNotYet is returned by the driver while it is being written.
+var errNotYet = errors.New("capture: decoding is not implemented yet")
+
+// Decode reads the capture files (several files are one capture, in order; "-" is stdin) and
+// calls h. It returns the statistics and the first error met; on a corrupt or truncated
+// file, the error names the file and byte offset (and packet number), and every connection
+// decoded so far has still been ended (End called) so nothing is lost.
+func Decode(ctx context.Context, files []string, h Handler, opts Options) (Stats, error) {
+	return Stats{}, errNotYet
+}
+
+// DecodeReader is Decode for one capture read from r; name is used in errors.
+func DecodeReader(ctx context.Context, name string, r io.Reader, h Handler, opts Options) (Stats, error) {
+	return Stats{}, errNotYet
+}
