@@ -74,6 +74,12 @@ func legalVerbs(p Phase, st *state) []smtp.Verb {
 	case PhaseRcpt:
 		vs = []smtp.Verb{smtp.RCPT}
 	case PhaseRcptData:
+		if st.bdat {
+			// RFC 3030 §3: once BDAT was used, the message goes on
+			// with BDAT only; DATA may not be mixed in.
+			vs = []smtp.Verb{smtp.BDAT}
+			break
+		}
 		vs = []smtp.Verb{smtp.RCPT, smtp.DATA}
 		vs = ext(vs, smtp.BDAT, "CHUNKING", true)
 	default:

@@ -139,8 +139,24 @@ func (s *Session) advance(r *smtp.Reply, p pending) {
 			st.phase = PhaseMail // accepted or not, the transaction is over
 		case r.Code == 354:
 			st.phase = PhaseData
+			if s.next == nil {
+				// Typed by hand; :compose and :send send the text themselves.
+				s.mu.Unlock()
+				s.note("type the message: headers, an empty line, the body; a line with only \".\" ends it")
+				s.mu.Lock()
+			}
+		}
+	case smtp.BDAT:
+		switch {
+		case bdatLast(p.line):
+			// RFC 3030 §2: the reply to BDAT LAST ends the transaction,
+			// accepted or not.
+			st.phase = PhaseMail
+		case !r.Positive() && st.phase >= PhaseRcpt && st.phase <= PhaseRcptData:
+			// RFC 3030 §2: after a failed chunk the client must not send
+			// more chunks; RSET ends the transaction.
 			s.mu.Unlock()
-			s.note("type the message: headers, an empty line, the body; a line with only \".\" ends it")
+			s.note("the chunk was refused: RFC 3030 §2 says send no more BDAT in this transaction (RSET starts over)")
 			s.mu.Lock()
 		}
 	case smtp.RSET:
@@ -165,6 +181,9 @@ func (s *Session) advance(r *smtp.Reply, p pending) {
 			s.autoEHLO, s.autoTLSRefused = false, true
 		}
 	case smtp.QUIT:
+	}
+	if st.phase <= PhaseMail || st.phase == PhaseClosed {
+		st.bdat = false // no transaction, or it is over
 	}
 	if r.Code == 421 {
 		// RFC 5321 §3.8: the server is shutting the channel down.

@@ -83,6 +83,12 @@ type state struct {
 	ehlo   bool // caps holds an EHLO reply
 	caps   smtp.Capabilities
 	addrs  []string // addresses used in MAIL, RCPT, VRFY and EXPN
+	// bdat: a BDAT chunk was sent in this transaction, so DATA may not
+	// follow (RFC 3030 §3). chunkLeft is how many octets of a typed
+	// BDAT's chunk are still to be typed, and chunkCmd that BDAT line.
+	bdat      bool
+	chunkLeft uint64
+	chunkCmd  string
 }
 
 // pending is a command sent and not yet answered.
@@ -384,7 +390,7 @@ func (s *Session) waiting() *pending {
 func (s *Session) wantsInput() bool {
 	// After QUIT nothing more is read: the session is ending (and a read
 	// started now would race with readline's Close).
-	return len(s.pending) == 0 && !s.quitSent
+	return (len(s.pending) == 0 || s.chunkPending()) && !s.quitSent
 }
 
 // quitLinger is how long the shell waits, after the reply to QUIT, for the
@@ -486,6 +492,9 @@ func (s *Session) prompt() string {
 	if s.st.phase == PhaseData {
 		return "data> "
 	}
+	if s.st.chunkLeft > 0 {
+		return fmt.Sprintf("bdat %d> ", s.st.chunkLeft)
+	}
 	var b strings.Builder
 	b.WriteString(s.cfg.Name)
 	if s.st.tls {
@@ -530,6 +539,10 @@ func (s *Session) handleInput(l inputResult) error {
 		s.sendData(line)
 		return nil
 	}
+	if s.chunkPending() {
+		s.sendChunkLine(line)
+		return nil
+	}
 	if strings.HasPrefix(strings.TrimLeft(line, " \t"), ":") && !s.saslPending() {
 		_ = s.in.SaveHistory(line)
 		return s.meta(strings.TrimLeft(line, " \t"))
@@ -563,6 +576,10 @@ func (s *Session) endOfInput() {
 		s.warn("input ended inside DATA: closing without ending the message (a \".\" line would have sent it)")
 		s.closeConn(transcripts.SideClient, "input ended in DATA")
 		s.fail(ExitProtocol, "input ended inside DATA")
+	case s.chunkPending():
+		s.warn("input ended inside a BDAT chunk: closing without sending the rest of it")
+		s.closeConn(transcripts.SideClient, "input ended in BDAT")
+		s.fail(ExitProtocol, "input ended inside a BDAT chunk")
 	case s.Phase() == PhaseTLSHandshake:
 		s.closeConn(transcripts.SideClient, "input ended")
 	case s.quitSent:
@@ -605,6 +622,14 @@ func expectLine(line string) (string, bool) {
 // expect checks the last reply against code; the first failure ends a
 // script with ExitExpect after QUIT.
 func (s *Session) expect(code string) {
+	s.mu.Lock()
+	left := s.st.chunkLeft
+	s.mu.Unlock()
+	if left > 0 {
+		s.warn("expect %s: the BDAT chunk still needs %d octets, so the server has not answered", code, left)
+		s.fail(ExitExpect, "expectation failed: expect %s inside a BDAT chunk", code)
+		return
+	}
 	got := "no reply"
 	if s.last != nil {
 		got = fmt.Sprint(s.last.Code)
@@ -682,6 +707,9 @@ func (s *Session) sendCommand(line string, typed bool) {
 	s.tr.AddClient(at, line)
 	if verb == smtp.QUIT && !sasl {
 		s.quitSent = true
+	}
+	if verb == smtp.BDAT && !sasl && s.startChunk(line) {
+		return // the reply comes once the chunk is complete
 	}
 	s.pending = append(s.pending, pending{verb: verb, line: line, sent: at})
 }
@@ -876,6 +904,9 @@ func (s *Session) saslPending() bool {
 func (s *Session) setPhase(p Phase) {
 	s.mu.Lock()
 	s.st.phase = p
+	if p <= PhaseMail || p == PhaseClosed {
+		s.st.bdat = false // the transaction is over
+	}
 	s.mu.Unlock()
 }
 
