@@ -52,9 +52,9 @@ func TestTypedBDAT(t *testing.T) {
 		{
 			// An expectation cannot be met before the chunk is complete:
 			// the server has not answered yet.
-			name:    "expect inside a chunk",
-			lines:   append(head, "BDAT 10 LAST", "ab", "expect 250", "QUIT"),
-			want:    []string{"expect 250: the BDAT chunk still needs 6 octets"},
+			name:  "expect inside a chunk",
+			lines: append(head, "BDAT 10 LAST", "ab", "expect 250", "QUIT"),
+			want:  []string{"expect 250: the BDAT chunk still needs 6 octets"},
 			// "QUIT\r\n" is 6 octets: it completes the chunk, as it would
 			// over telnet, and becomes message text.
 			stored:  "ab\r\nQUIT\r\n",

@@ -120,7 +120,7 @@ func TestSendLab(t *testing.T) {
 			name: "data in the transaction",
 			lines: []string{"EHLO client.example", "MAIL FROM:<mallory@evil.example>", "RCPT TO:<alice@lab.smtpsh.test>",
 				":send " + spoof, "expect 250", "QUIT"},
-			want:    []string{"C: DATA", "S: 354", "S: 250 2.0.0 Ok: queued", "expect 250: ok"},
+			want: []string{"C: DATA", "S: 354", "S: 250 2.0.0 Ok: queued", "expect 250: ok"},
 			// :send types the text itself: no invitation to type it.
 			notWant: []string{"type the message"},
 			deliver: true,
