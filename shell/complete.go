@@ -1,6 +1,9 @@
 package shell
 
 import (
+	"os"
+	"path/filepath"
+	"sort"
 	"strings"
 	"unicode"
 
@@ -34,10 +37,11 @@ func (s *Session) complete(head string) (suffixes []string, wordLen int) {
 	}
 	trimmed := strings.TrimLeft(head, " \t")
 	if strings.HasPrefix(trimmed, ":") {
-		if strings.ContainsAny(trimmed, " \t") {
-			return nil, 0
+		name, arg, ok := strings.Cut(trimmed, " ")
+		if !ok {
+			return keywordSuffixes(trimmed, metaNames()), len(trimmed)
 		}
-		return keywordSuffixes(trimmed, metaNames()), len(trimmed)
+		return s.metaArgSuffixes(strings.ToLower(name), arg, &st)
 	}
 	sp := strings.IndexAny(trimmed, " ")
 	if sp < 0 {
@@ -184,20 +188,139 @@ func plainSuffixes(typed string, cands []string) []string {
 }
 
 // keywordSuffixes is plainSuffixes for keywords: the suffix takes the case
-// of the last letter typed, so "ma" completes to "mail from:<" and "MA" to
-// "MAIL FROM:<" (verbs and keywords are case-insensitive, RFC 5321 §2.4).
+// of the last letter typed, so "ma" completes to "mail from:<", "MA" to
+// "MAIL FROM:<" and ":auth CR" to ":auth CRAM-MD5" (verbs and keywords are
+// case-insensitive, RFC 5321 §2.4); with no letter typed, the candidate's.
 func keywordSuffixes(typed string, cands []string) []string {
-	lower := false
+	lower, upper := false, false
 	for _, r := range typed {
 		if unicode.IsLetter(r) {
-			lower = unicode.IsLower(r)
+			lower, upper = unicode.IsLower(r), unicode.IsUpper(r)
 		}
 	}
 	out := plainSuffixes(typed, cands)
-	if lower {
-		for i, s := range out {
+	for i, s := range out {
+		switch {
+		case lower:
 			out[i] = strings.ToLower(s)
+		case upper:
+			out[i] = strings.ToUpper(s)
 		}
 	}
+	return out
+}
+
+// metaArgSuffixes completes the arguments of a meta-command: the
+// mechanisms :auth speaks (advertised ones first), --bdat, on|off, the
+// last reply's codes for :explain, and file paths for :send and :save.
+func (s *Session) metaArgSuffixes(name, arg string, st *state) ([]string, int) {
+	word := arg[strings.LastIndexAny(arg, " \t")+1:]
+	words := strings.Fields(arg)
+	if word != "" {
+		words = words[:len(words)-1]
+	}
+	switch name {
+	case ":auth":
+		if len(words) == 0 {
+			return keywordSuffixes(word, authMechCompletions(st)), len(word)
+		}
+	case ":raw":
+		if len(words) == 0 {
+			return keywordSuffixes(word, []string{"on", "off"}), len(word)
+		}
+	case ":compose":
+		if len(words) == 0 && st.ehlo && st.caps.Has("CHUNKING") {
+			return plainSuffixes(word, []string{"--bdat"}), len(word)
+		}
+	case ":explain":
+		if len(words) == 0 {
+			return plainSuffixes(word, s.lastCodes()), len(word)
+		}
+	case ":send":
+		if len(words) == 0 && strings.HasPrefix(word, "-") {
+			return plainSuffixes(word, []string{"--bdat"}), len(word)
+		}
+		if len(words) == 0 || len(words) == 1 && words[0] == "--bdat" {
+			return pathSuffixes(word), len(word)
+		}
+	case ":save":
+		if len(words) == 0 {
+			return pathSuffixes(word), len(word)
+		}
+	}
+	return nil, len(word)
+}
+
+// authMechCompletions lists the mechanisms :auth speaks, the advertised
+// ones first (RFC 4954 §3), in lower case as :help shows them.
+func authMechCompletions(st *state) []string {
+	spoken := []string{"plain", "login", "cram-md5"}
+	if !st.ehlo {
+		return spoken
+	}
+	var first, rest []string
+	adv := st.caps.AuthMechanisms()
+	for _, m := range spoken {
+		found := false
+		for _, a := range adv {
+			if strings.EqualFold(a, m) {
+				found = true
+			}
+		}
+		if found {
+			first = append(first, m)
+		} else {
+			rest = append(rest, m)
+		}
+	}
+	return append(first, rest...)
+}
+
+// lastCodes returns the last reply's code and enhanced code, for :explain.
+// It runs on the completer's goroutine, so it reads only under the lock
+// what the session stored there.
+func (s *Session) lastCodes() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]string(nil), s.st.lastCodes...)
+}
+
+// maxPathCompletions bounds the names offered for one directory.
+const maxPathCompletions = 200
+
+// pathSuffixes completes a file path: the entries of its directory that
+// start with its last element, directories with a "/". Hidden entries
+// only when the element starts with ".".
+func pathSuffixes(typed string) []string {
+	dir, base := filepath.Split(typed)
+	d := dir
+	if d == "" {
+		d = "."
+	}
+	if strings.HasPrefix(d, "~/") {
+		if home, err := os.UserHomeDir(); err == nil {
+			d = filepath.Join(home, d[2:])
+		}
+	}
+	entries, err := os.ReadDir(d)
+	if err != nil {
+		return nil
+	}
+	var out []string
+	for _, e := range entries {
+		n := e.Name()
+		if !strings.HasPrefix(n, base) || strings.HasPrefix(n, ".") && !strings.HasPrefix(base, ".") {
+			continue
+		}
+		suf := n[len(base):]
+		if e.IsDir() {
+			suf += "/"
+		}
+		out = append(out, suf)
+		if len(out) == maxPathCompletions {
+			break
+		}
+	}
+	sort.Strings(out)
 	return out
 }

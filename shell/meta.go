@@ -5,6 +5,7 @@ import (
 	"os"
 	"strings"
 
+	"github.com/smtpsh/smtpsh/internal/dial"
 	"github.com/smtpsh/smtpsh/internal/explain"
 	"github.com/smtpsh/smtpsh/internal/render"
 	"github.com/smtpsh/smtpsh/transcripts"
@@ -119,12 +120,25 @@ func (s *Session) info() {
 	if s.conn != nil {
 		s.print(fmt.Sprintf("client:    %s", s.conn.LocalAddr()))
 	}
-	tls := "no (plain TCP)"
-	if st.tls {
-		tls = "yes"
+	var insp *dial.Inspection
+	if s.dc != nil {
+		insp = s.dc.TLS()
 	}
-	s.print("tls:       " + tls)
-	s.print(fmt.Sprintf("auth:      %v", st.authed))
+	switch {
+	case insp != nil:
+		s.print("tls:       yes")
+		s.printInspection(insp)
+	case st.tls:
+		s.print("tls:       yes")
+	default:
+		s.print("tls:       no (plain TCP)")
+	}
+	if s.dc != nil {
+		if p := s.dc.Path(); p.Proxy != nil {
+			s.print("proxy:     " + render.Escape(p.Proxy.String()))
+		}
+	}
+	s.print("auth:      " + yesNo(st.authed))
 	s.print("phase:     " + st.phase.String())
 	s.print(fmt.Sprintf("pending:   %d command(s) waiting for a reply", len(s.pending)))
 	if !st.ehlo {
@@ -178,4 +192,11 @@ func metaNames() []string {
 		n[i] = m.Name
 	}
 	return n
+}
+
+func yesNo(b bool) string {
+	if b {
+		return "yes"
+	}
+	return "no"
 }

@@ -42,6 +42,13 @@ func (s *Session) handleReply(rr replyResult) {
 		s.warn("%s", render.Escape(w.String()))
 	}
 	s.last, s.lastVerb = r, p.verb
+	codes := []string{fmt.Sprint(r.Code)}
+	if r.Enhanced != (smtp.EnhancedCode{}) {
+		codes = append(codes, r.Enhanced.String())
+	}
+	s.mu.Lock()
+	s.st.lastCodes = codes
+	s.mu.Unlock()
 	if p.verb == smtp.QUIT {
 		s.quitAnswered = rr.at
 	}

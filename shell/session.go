@@ -89,6 +89,9 @@ type state struct {
 	bdat      bool
 	chunkLeft uint64
 	chunkCmd  string
+	// lastCodes are the last reply's code and enhanced code, which
+	// :explain completes.
+	lastCodes []string
 }
 
 // pending is a command sent and not yet answered.

@@ -96,6 +96,24 @@ func TestStartTLSAgainstLab(t *testing.T) {
 			tlsEvent: true,
 		},
 		{
+			// :info repeats the TLS parameters and the certificate.
+			name:     "info-after-starttls-shows-the-certificate",
+			trust:    true,
+			lines:    []string{"EHLO client.example", "STARTTLS", "EHLO client.example", ":info", "QUIT"},
+			want:     []string{"S: 220 2.0.0", "certificate verified", ":info", "tls:       yes", "TLS TLSv1.3, cipher suite TLS_", "certificate 1 of 1: CN=lab.smtpsh.test", "sha256   ", "auth:      no", "phase:     mail", "S: 221"},
+			code:     ExitOK,
+			tlsEvent: true,
+		},
+		{
+			name:    "info-in-plaintext",
+			trust:   true,
+			noTLS:   true,
+			lines:   []string{"EHLO client.example", ":info", "QUIT"},
+			want:    []string{":info", "tls:       no (plain TCP)", "phase:     mail", "S: 221"},
+			notWant: []string{"certificate 1 of 1"},
+			code:    ExitOK,
+		},
+		{
 			name:     "starttls-flag-without-starttls-offered-is-exit-6",
 			trust:    true,
 			startTLS: true,
