@@ -30,6 +30,7 @@ func MetaCommands() []MetaCommand {
 		{":compose", "[--bdat]", "ask From, To, Subject and the body, and send the message (MAIL, RCPT, DATA)"},
 		{":send", "[--bdat] FILE", "send a message file in the current transaction, with DATA or, with --bdat, BDAT"},
 		{":save", "FILE", "write the transcript so far to FILE (secrets redacted)"},
+		{":pipeline", "", "type several commands, then an empty line: sent in one write (RFC 2920), each reply shown with its command"},
 		{":raw", "on|off", "show the bytes sent and received, CR LF visible, other control bytes in hex"},
 		{":quit", "", "send QUIT and leave (Ctrl-D does the same)"},
 	}
@@ -61,6 +62,8 @@ func (s *Session) meta(line string) error {
 		s.send(arg)
 	case ":raw":
 		s.setRaw(strings.ToLower(arg))
+	case ":pipeline":
+		s.startPipeline(arg)
 	default:
 		s.warn("unknown meta-command %s: :help lists them", render.Escape(name))
 	}

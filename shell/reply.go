@@ -15,6 +15,9 @@ import (
 // handleReply prints and records one reply (or what arrived of it), explains
 // it in the context of the command it answers, and moves the phase on.
 func (s *Session) handleReply(rr replyResult) {
+	if len(s.pending) > 0 && s.pending[0].group > 0 {
+		s.note("%s", groupHeader(s.pending[0]))
+	}
 	if rr.r != nil {
 		for _, l := range rr.r.Raw() {
 			s.tr.AddServer(rr.at, l)

@@ -100,6 +100,9 @@ type pending struct {
 	line   string    // as sent; "" for the greeting
 	sent   time.Time
 	warned bool // the user was told it is overdue
+	// group and groupLen place the command in a :pipeline group
+	// (1-based); zero outside one.
+	group, groupLen int
 }
 
 // Session is one conversation with one server. Build it with New, run it
@@ -147,6 +150,9 @@ type Session struct {
 	// autoTLSRefused: the server refused the STARTTLS of --starttls.
 	tlsDue, autoTLSDue, autoTLSDone, autoEHLO, autoTLSRefused bool
 	ehloLine                                                  string
+	// piping: :pipeline is collecting the commands in pipe.
+	piping bool
+	pipe   []string
 }
 
 // New returns a Session for cfg. It connects only when Run is called.
@@ -498,6 +504,9 @@ func (s *Session) prompt() string {
 	if s.st.chunkLeft > 0 {
 		return fmt.Sprintf("bdat %d> ", s.st.chunkLeft)
 	}
+	if s.piping {
+		return fmt.Sprintf("pipeline %d> ", len(s.pipe)+1)
+	}
 	var b strings.Builder
 	b.WriteString(s.cfg.Name)
 	if s.st.tls {
@@ -544,6 +553,10 @@ func (s *Session) handleInput(l inputResult) error {
 	}
 	if s.chunkPending() {
 		s.sendChunkLine(line)
+		return nil
+	}
+	if s.piping {
+		s.pipeInput(line)
 		return nil
 	}
 	if strings.HasPrefix(strings.TrimLeft(line, " \t"), ":") && !s.saslPending() {
