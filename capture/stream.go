@@ -1,9 +1,6 @@
 package capture
 
 import (
-	"context"
-	"errors"
-	"io"
 	"net/netip"
 	"time"
 )
@@ -43,8 +40,8 @@ type Conn interface {
 	Data(dir Direction, at time.Time, p []byte)
 	// Gap reports n bytes missing (lost segments) in dir.
 	Gap(dir Direction, at time.Time, n int64)
-	// End is the last call: reason is "fin", "rst", "end of capture", "idle",
-	// "memory limit", "cancelled" or "error".
+	// End is the last call: reason is "fin", "rst", "idle", "end of capture"
+	// (also after a read error) or "cancelled".
 	End(at time.Time, reason string)
 }
 
@@ -73,25 +70,9 @@ type Options struct {
 type Stats struct {
 	Files      int64            // capture files opened
 	Packets    int64            // packet records read
-	Bytes      int64            // bytes of input read (file bytes, after gunzip)
+	Bytes      int64            // bytes of input read (as stored: compressed for .gz)
 	TCPPackets int64            // packets that carried a TCP segment
-	Conns      int64            // TCP connections seen
+	Conns      int64            // TCP connections seen (ConnInfo.ID counts them)
 	SMTPConns  int64            // connections handed to the Handler
 	Skipped    map[string]int64 // packets not used, by reason: "non-IP", "non-TCP", "truncated", "fragment"…
-}
-
-// errNotYet is returned by the driver while it is being written.
-var errNotYet = errors.New("capture: decoding is not implemented yet")
-
-// Decode reads the capture files (several files are one capture, in order; "-" is stdin) and
-// calls h. It returns the statistics and the first error met; on a corrupt or truncated
-// file, the error names the file and byte offset (and packet number), and every connection
-// decoded so far has still been ended (End called) so nothing is lost.
-func Decode(ctx context.Context, files []string, h Handler, opts Options) (Stats, error) {
-	return Stats{}, errNotYet
-}
-
-// DecodeReader is Decode for one capture read from r; name is used in errors.
-func DecodeReader(ctx context.Context, name string, r io.Reader, h Handler, opts Options) (Stats, error) {
-	return Stats{}, errNotYet
 }
