@@ -32,6 +32,7 @@ func MetaCommands() []MetaCommand {
 		{":save", "FILE", "write the transcript so far to FILE (secrets redacted)"},
 		{":pipeline", "", "type several commands, then an empty line: sent in one write (RFC 2920), each reply shown with its command"},
 		{":raw", "on|off", "show the bytes sent and received, CR LF visible, other control bytes in hex"},
+		{":reconnect", "", "QUIT this connection if it is open and connect again: a new session, the same transcript"},
 		{":quit", "", "send QUIT and leave (Ctrl-D does the same)"},
 	}
 }
@@ -64,6 +65,8 @@ func (s *Session) meta(line string) error {
 		s.setRaw(strings.ToLower(arg))
 	case ":pipeline":
 		s.startPipeline(arg)
+	case ":reconnect":
+		s.reconnect()
 	default:
 		s.warn("unknown meta-command %s: :help lists them", render.Escape(name))
 	}
@@ -202,4 +205,22 @@ func yesNo(b bool) string {
 		return "yes"
 	}
 	return "no"
+}
+
+// reconnect ends this connection politely (QUIT, RFC 5321 §4.1.1.10) or,
+// where QUIT would be message text or TLS garbage, by closing it; Run then
+// connects again.
+func (s *Session) reconnect() {
+	s.reconnectDue = true
+	switch {
+	case s.closed:
+	case s.quitSent:
+		// The reply to QUIT and the close are on their way.
+	case s.Phase() == PhaseData || s.Phase() == PhaseTLSHandshake || s.chunkPending() || s.saslPending():
+		s.note("closing the connection (QUIT would not be read as a command now)")
+		s.closeConn(transcripts.SideClient, "reconnect")
+	default:
+		s.sendCommand("QUIT", false)
+	}
+	s.note("connecting again to %s once this connection is closed", render.Escape(s.cfg.Addr))
 }

@@ -1,11 +1,14 @@
 package shell
 
 import (
+	"bytes"
 	"fmt"
 	"net"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/smtpsh/smtpsh/transcripts"
 )
 
 // TestPipelineLab pipelines a transaction to the lab, which advertises
@@ -174,5 +177,52 @@ func TestPipelineWarnings(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestReconnectScript: :reconnect sends QUIT, waits for the close and
+// connects again; the new connection starts over (greeting, helo phase, no
+// capabilities) and the transcript holds both connections.
+func TestReconnectScript(t *testing.T) {
+	addr, _ := startLab(t, "default")
+	out, s, err := runLines(t, addr, Config{NoExplain: true},
+		"EHLO first.example", "MAIL FROM:<a@client.example>", ":reconnect", "MAIL FROM:<a@client.example>", "expect 503",
+		"EHLO second.example", "expect 250", "QUIT")
+	if err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	order := []string{"C: EHLO first.example", ":reconnect", "C: QUIT", "S: 221", "connected to", "S: 220",
+		"C: MAIL FROM:<a@client.example>", "MAIL is out of place in phase helo", "S: 503", "expect 503: ok", "C: EHLO second.example", "S: 250", "S: 221"}
+	at := 0
+	for _, w := range order {
+		i := strings.Index(out[at:], w)
+		if i < 0 {
+			t.Fatalf("output lacks %q after byte %d:\n%s", w, at, out)
+		}
+		at += i + len(w)
+	}
+	var connects, closes int
+	for _, e := range s.Transcript().Events {
+		switch e.Kind.String() {
+		case "connect":
+			connects++
+		case "close":
+			closes++
+		}
+	}
+	if connects != 2 || closes != 2 {
+		t.Errorf("transcript has %d connect and %d close events, want 2 and 2", connects, closes)
+	}
+	// Both connections in one transcript file that reads back the same.
+	var b bytes.Buffer
+	if err := transcripts.Write(&b, s.Transcript(), transcripts.WriteOptions{Times: true}); err != nil {
+		t.Fatal(err)
+	}
+	back, err := transcripts.Parse(&b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(back.Events) != len(s.Transcript().Events) {
+		t.Errorf("read back %d events, wrote %d", len(back.Events), len(s.Transcript().Events))
 	}
 }

@@ -153,6 +153,9 @@ type Session struct {
 	// piping: :pipeline is collecting the commands in pipe.
 	piping bool
 	pipe   []string
+	// reconnectDue: :reconnect asked for a new connection once this one
+	// is closed.
+	reconnectDue bool
 }
 
 // New returns a Session for cfg. It connects only when Run is called.
@@ -220,6 +223,56 @@ func (s *Session) Run(ctx context.Context, in LineReader) error {
 	if c, ok := in.(completing); ok {
 		c.SetCompleter(s.complete)
 	}
+	// The input goroutine outlives each connection: a line being read
+	// cannot be abandoned, and :reconnect keeps the same prompt.
+	done := make(chan struct{})
+	defer close(done)
+	want := make(chan struct{}, 1)
+	lines := make(chan inputResult, 1)
+	go readInput(in, want, lines, done)
+	requested := false
+	for first := true; ; first = false {
+		if err := s.connect(ctx); err != nil {
+			if first || !in.Interactive() {
+				return err
+			}
+			s.warn("%s", render.Escape(err.Error()))
+		} else {
+			if !first && in.Interactive() {
+				// A person who reconnected is judged on the new
+				// connection; a script keeps its first failure.
+				s.failure = nil
+			}
+			if err := s.converse(ctx, &requested, want, lines); err != nil {
+				return err
+			}
+		}
+		if in.Interactive() && !s.reconnectDue && !s.quitSent {
+			// The server closed the connection, or it could not be
+			// opened: stay, so the user can read, :save or :reconnect.
+			if err := s.offline(&requested, want, lines); err != nil {
+				return err
+			}
+		}
+		if !s.reconnectDue {
+			break
+		}
+		s.reconnectDue = false
+	}
+	if !in.Interactive() {
+		s.drainScript(requested, want, lines)
+	}
+	if s.failure != nil {
+		return s.failure
+	}
+	return nil
+}
+
+// connect opens the connection and resets what the session knew of the
+// last one (a new connection starts over, RFC 5321 §3.1); the addresses
+// used stay for completion, and the transcript goes on with a new connect
+// event.
+func (s *Session) connect(ctx context.Context) error {
 	dctx, cancel := context.WithTimeout(ctx, s.cfg.Timeout)
 	conn, err := s.cfg.Dialer.Dial(dctx, s.cfg.Addr)
 	cancel()
@@ -230,12 +283,21 @@ func (s *Session) Run(ctx context.Context, in LineReader) error {
 		}
 		return exitErr(ExitConnect, "cannot connect to %s: %w", s.cfg.Addr, err)
 	}
+	s.mu.Lock()
+	s.st = state{addrs: s.st.addrs}
+	s.mu.Unlock()
+	s.next, s.prevCaps, s.pipe, s.piping = nil, nil, nil, false
+	s.quitSent, s.quitAnswered, s.closed = false, time.Time{}, false
+	s.tlsDue, s.autoTLSDue, s.autoTLSDone, s.autoEHLO, s.autoTLSRefused = false, false, false, false, false
+	s.ehloLine = ""
 	s.tap = &tapConn{Conn: conn}
 	s.conn = s.tap
 	s.dc, _ = conn.(*dial.Conn)
 	start := s.now()
-	s.tr.Started = start
-	s.tr.Client = conn.LocalAddr().String()
+	if s.tr.Started.IsZero() {
+		s.tr.Started = start
+		s.tr.Client = conn.LocalAddr().String()
+	}
 	via, transport := describeTransport(conn)
 	s.tr.AddConnect(start, s.cfg.Addr, via)
 	s.note("connected to %s", render.Escape(conn.RemoteAddr().String()))
@@ -249,7 +311,14 @@ func (s *Session) Run(ctx context.Context, in LineReader) error {
 		s.mu.Unlock()
 	}
 	s.pending = []pending{{verb: explain.Greeting, sent: start}}
+	return nil
+}
 
+// converse runs one connection until it closes. requested says whether a
+// line was asked of the input goroutine and not yet received; it carries
+// over to the next connection.
+func (s *Session) converse(ctx context.Context, requested *bool, want chan<- struct{}, lines <-chan inputResult) error {
+	in := s.in
 	done := make(chan struct{})
 	defer close(done)
 	replies := make(chan replyResult)
@@ -259,21 +328,17 @@ func (s *Session) Run(ctx context.Context, in LineReader) error {
 	s.rbuf = bufio.NewReaderSize(s.tap, replyBufferSize)
 	s.rr = smtp.NewReplyReader(s.rbuf, nil)
 	go readReplies(s.rr, replies, resume, done, s.now)
-	want := make(chan struct{}, 1)
-	lines := make(chan inputResult, 1)
-	go readInput(in, want, lines, done)
 
-	defer conn.Close()
-	requested := false
+	defer s.conn.Close()
 	timer := time.NewTimer(s.cfg.Timeout)
 	defer timer.Stop()
 	grace := time.NewTimer(typeAhead)
 	defer grace.Stop()
 	for !s.closed {
-		if !requested && s.wantsInput() {
+		if !*requested && s.wantsInput() {
 			in.SetPrompt(s.prompt())
 			want <- struct{}{}
-			requested = true
+			*requested = true
 		}
 		var timeout, graceOver <-chan time.Time
 		switch {
@@ -284,7 +349,7 @@ func (s *Session) Run(ctx context.Context, in LineReader) error {
 			timer.Reset(time.Until(s.quitAnswered.Add(min(quitLinger, s.cfg.Timeout))))
 			timeout = timer.C
 		}
-		if !requested && in.Interactive() && len(s.pending) > 0 {
+		if !*requested && in.Interactive() && len(s.pending) > 0 && !s.quitSent {
 			grace.Reset(time.Until(s.pending[len(s.pending)-1].sent.Add(typeAhead)))
 			graceOver = grace.C
 		}
@@ -294,7 +359,7 @@ func (s *Session) Run(ctx context.Context, in LineReader) error {
 			// printed above the line being edited.
 			in.SetPrompt(s.prompt())
 			want <- struct{}{}
-			requested = true
+			*requested = true
 		case <-ctx.Done():
 			s.closeConn(transcripts.SideClient, "interrupted")
 			return fmt.Errorf("interrupted: %w", ctx.Err())
@@ -310,7 +375,7 @@ func (s *Session) Run(ctx context.Context, in LineReader) error {
 				s.next = s.next()
 			}
 		case l := <-lines:
-			requested = false
+			*requested = false
 			if err := s.handleInput(l); err != nil {
 				return err
 			}
@@ -336,17 +401,53 @@ func (s *Session) Run(ctx context.Context, in LineReader) error {
 			p.warned = true
 			s.warn("still no %s after %s; keep waiting, or :quit", what, s.cfg.Timeout)
 		}
-		if requested && in.Interactive() {
+		if *requested && in.Interactive() {
 			in.SetPrompt(s.prompt()) // the phase may have changed
 		}
 	}
-	if !in.Interactive() {
-		s.drainScript(requested, want, lines)
-	}
-	if s.failure != nil {
-		return s.failure
-	}
 	return nil
+}
+
+// offline runs the prompt of an interactive session whose connection is
+// closed: meta-commands work (:save, :info, :explain, :reconnect), SMTP
+// lines are refused, and :quit or Ctrl-D leave.
+func (s *Session) offline(requested *bool, want chan<- struct{}, lines <-chan inputResult) error {
+	s.note("the connection is closed: :reconnect connects again, :save keeps the transcript, :quit or Ctrl-D leaves")
+	for {
+		if !*requested {
+			s.in.SetPrompt(s.prompt())
+			want <- struct{}{}
+		}
+		*requested = false
+		l := <-lines
+		switch {
+		case errors.Is(l.err, ErrInterrupt):
+			continue
+		case errors.Is(l.err, io.EOF):
+			return nil
+		case l.err != nil:
+			return fmt.Errorf("reading input: %w", l.err)
+		}
+		t := strings.TrimSpace(l.line)
+		switch {
+		case t == "":
+		case strings.HasPrefix(t, ":"):
+			name, _, _ := strings.Cut(t, " ")
+			switch strings.ToLower(name) {
+			case ":quit", ":q", ":exit":
+				return nil
+			}
+			_ = s.in.SaveHistory(t)
+			if err := s.meta(t); err != nil {
+				return err
+			}
+			if s.reconnectDue {
+				return nil
+			}
+		default:
+			s.warn("not sent, the connection is closed: :reconnect connects again")
+		}
+	}
 }
 
 // drainScript reads what is left of a script once the connection closed:

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"errors"
 	"fmt"
@@ -517,5 +518,62 @@ func TestInterruptWritesRecord(t *testing.T) {
 	}
 	if !strings.Contains(string(b), "C: NOOP") || !strings.Contains(string(b), "*: close client interrupted") {
 		t.Errorf("--record after SIGINT:\n%s", b)
+	}
+}
+
+// TestPTYReconnect: the server closes the connection (421, RFC 5321 §3.8);
+// the shell stays with a "closed" prompt, refuses SMTP lines, and
+// :reconnect opens a new connection on which the session goes on.
+func TestPTYReconnect(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	second := make(chan string, 1)
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		fmt.Fprint(c, "220 mx.example ESMTP\r\n")
+		fmt.Fprint(c, "421 4.3.2 mx.example Service shutting down\r\n")
+		c.Close()
+		c, err = ln.Accept()
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		fmt.Fprint(c, "220 mx.example ESMTP again\r\n")
+		r := bufio.NewReader(c)
+		l, _ := r.ReadString('\n')
+		second <- l
+		fmt.Fprint(c, "250 mx.example\r\n")
+		r.ReadString('\n') // QUIT
+		fmt.Fprint(c, "221 2.0.0 Bye\r\n")
+	}()
+	p := startPTYShell(t, ln.Addr().String(), "--no-explain")
+	at := p.waitFor(0, "S: 421 4.3.2")
+	at = p.waitFor(at, ":reconnect connects again")
+	at = p.waitFor(at, "closed> ")
+	p.typeText("NOOP\r")
+	at = p.waitFor(at, "not sent, the connection is closed")
+	p.typeText(":reconnect\r")
+	at = p.waitFor(at, "S: 220 mx.example ESMTP again")
+	at = p.waitFor(at, "helo> ")
+	p.typeText("EHLO client.example\r")
+	select {
+	case l := <-second:
+		if l != "EHLO client.example\r\n" {
+			t.Errorf("second connection got %q", l)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatalf("the second connection got nothing:\n%q", p.out.String())
+	}
+	at = p.waitFor(at, "mail> ")
+	p.typeText("\x04") // Ctrl-D: QUIT and leave
+	p.waitFor(at, "S: 221 2.0.0 Bye")
+	if code := p.wait(); code != 0 {
+		t.Errorf("exit status %d after a clean second connection, want 0", code)
 	}
 }
