@@ -39,7 +39,7 @@ func (s *Session) complete(head string) (suffixes []string, wordLen int) {
 	if strings.HasPrefix(trimmed, ":") {
 		name, arg, ok := strings.Cut(trimmed, " ")
 		if !ok {
-			return keywordSuffixes(trimmed, metaNames()), len(trimmed)
+			return keywordSuffixes(trimmed, s.metaNames()), len(trimmed)
 		}
 		return s.metaArgSuffixes(strings.ToLower(name), arg, &st)
 	}

@@ -44,6 +44,9 @@ func (s *Session) meta(line string) error {
 	if !s.in.Interactive() {
 		s.print(render.ClientLine("", line))
 	}
+	if o := s.cfg.Observer; o != nil && o.Meta(strings.ToLower(name), arg, s.out) {
+		return nil
+	}
 	switch strings.ToLower(name) {
 	case ":help", ":h", ":?":
 		s.help()
@@ -76,7 +79,11 @@ func (s *Session) meta(line string) error {
 func (s *Session) help() {
 	s.print("Type SMTP commands as you would over telnet: they are sent exactly as typed.")
 	s.print("Tab completes verbs legal now, advertised extensions, parameters and addresses.")
-	for _, m := range MetaCommands() {
+	ms := MetaCommands()
+	if o := s.cfg.Observer; o != nil {
+		ms = append(ms, o.Commands()...)
+	}
+	for _, m := range ms {
 		s.print(fmt.Sprintf("  %-22s %s", strings.TrimSpace(m.Name+" "+m.Args), m.Usage))
 	}
 }
@@ -190,9 +197,13 @@ func WriteTranscript(path string, t *transcripts.Transcript) error {
 	return nil
 }
 
-// metaNames returns the meta-command names, for completion.
-func metaNames() []string {
+// metaNames returns the meta-command names, the observer's too, for
+// completion.
+func (s *Session) metaNames() []string {
 	ms := MetaCommands()
+	if o := s.cfg.Observer; o != nil {
+		ms = append(ms, o.Commands()...)
+	}
 	n := make([]string, len(ms))
 	for i, m := range ms {
 		n[i] = m.Name

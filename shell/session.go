@@ -71,6 +71,9 @@ type Config struct {
 	// server that does not advertise STARTTLS ends the session with
 	// ExitTLS rather than let it go on in plaintext.
 	StartTLS bool
+	// Observer, when set, sees every transcript event and meta-command
+	// (the lessons engine).
+	Observer Observer
 }
 
 // state is what the completer and the prompt read, from readline's
@@ -156,6 +159,8 @@ type Session struct {
 	// reconnectDue: :reconnect asked for a new connection once this one
 	// is closed.
 	reconnectDue bool
+	// observed is how many transcript events the Observer has seen.
+	observed int
 }
 
 // New returns a Session for cfg. It connects only when Run is called.
@@ -231,6 +236,10 @@ func (s *Session) Run(ctx context.Context, in LineReader) error {
 	lines := make(chan inputResult, 1)
 	go readInput(in, want, lines, done)
 	requested := false
+	if s.cfg.Observer != nil {
+		s.cfg.Observer.Start(s.out)
+	}
+	defer s.observe()
 	for first := true; ; first = false {
 		if err := s.connect(ctx); err != nil {
 			if first || !in.Interactive() {
@@ -401,6 +410,7 @@ func (s *Session) converse(ctx context.Context, requested *bool, want chan<- str
 			p.warned = true
 			s.warn("still no %s after %s; keep waiting, or :quit", what, s.cfg.Timeout)
 		}
+		s.observe()
 		if *requested && in.Interactive() {
 			in.SetPrompt(s.prompt()) // the phase may have changed
 		}
@@ -441,6 +451,7 @@ func (s *Session) offline(requested *bool, want chan<- struct{}, lines <-chan in
 			if err := s.meta(t); err != nil {
 				return err
 			}
+			s.observe()
 			if s.reconnectDue {
 				return nil
 			}
