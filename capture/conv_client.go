@@ -30,8 +30,8 @@ type command struct {
 	last     bool // BDAT … LAST
 	auth     *authExchange
 	authStep int // 0 for AUTH, n for the n-th response
-	ex       int  // index in Conversation.Exchanges, -1 if not kept
-	want     int  // replies expected; 0 until known (LMTP's end of data)
+	ex       int // index in Conversation.Exchanges, -1 if not kept
+	want     int // replies expected; 0 until known (LMTP's end of data)
 	got      int
 	guessed  bool // a hold on it was decided without its reply
 	guessYes bool // … and the guess was "354" / "220"

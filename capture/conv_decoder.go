@@ -67,9 +67,9 @@ type Decoder struct {
 	fifo    []*command
 	greeted bool
 
-	tlsEvent    int // index of the TLS event in the transcript, -1 if none
-	lastReply   string
-	lastCode    int
+	tlsEvent  int // index of the TLS event in the transcript, -1 if none
+	lastReply string
+	lastCode  int
 	// warnings given once
 	bareLFCmd, pipeNoExt, gapServer bool
 }

@@ -141,4 +141,3 @@ func exchangeCodes(conv *Conversation) []string {
 	}
 	return out
 }
-
