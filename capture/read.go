@@ -230,7 +230,9 @@ type ngRecords struct {
 }
 
 func newNgRecords(name string, br *bufio.Reader, cr *countReader) (*ngRecords, *countReader, error) {
-	r, err := pcapgo.NewNgReader(br, pcapgo.NgReaderOptions{})
+	// Without WantMixedLinkType the reader silently drops the packets of
+	// every interface whose link type differs from the first one's.
+	r, err := pcapgo.NewNgReader(br, pcapgo.NgReaderOptions{WantMixedLinkType: true})
 	if err != nil {
 		return nil, cr, &FormatError{File: name, Msg: "pcapng: " + err.Error()}
 	}
