@@ -175,6 +175,17 @@ func (d *Decoder) clientLine(at time.Time, raw []byte, full int64) {
 	} else if !crlf && !d.auth.open() {
 		d.warnOnce(at, &d.bareLFCmd, "client line ended with a bare LF, not CRLF (RFC 5321 §2.3.8)")
 	}
+	if a := d.auth; a.open() && a.seen334 <= len(a.responses) {
+		if v, _ := smtp.SplitVerb(s); !v.Known() && s != "*" {
+			// A SASL response whose 334 is not in the capture (one-sided,
+			// or lost): transcripts.Redact finds responses by the 334
+			// before them, so this one is hidden here. The Credential
+			// keeps what it said.
+			d.event(transcripts.Event{Kind: transcripts.Client, Time: at, Text: "<redacted>", Redacted: true})
+			d.command(at, s)
+			return
+		}
+	}
 	d.event(transcripts.Event{Kind: transcripts.Client, Time: at, Text: s})
 	d.command(at, s)
 }

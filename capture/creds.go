@@ -86,6 +86,7 @@ type authExchange struct {
 	challenges [maxSASL + 1]string
 	clientOpen bool // the client side may still send responses
 	cancelled  bool
+	seen334    int // challenges seen so far
 	result     int
 	done       bool
 }
@@ -102,6 +103,7 @@ func (d *Decoder) authReply(at time.Time, c *command) {
 		return
 	}
 	if r.code == 334 { // RFC 4954 §4: a challenge
+		a.seen334++
 		if c.authStep < len(a.challenges) {
 			a.challenges[c.authStep] = r.last
 		}
