@@ -231,9 +231,26 @@ func (d *Decoder) finishMessage(at time.Time, complete bool) {
 // and the scan goes on at the next line.
 func (d *Decoder) bodyGap(at time.Time, n int64) {
 	d.msg.GapBytes += n
-	d.body.part = d.body.part[:0]
-	d.body.long = true // the rest of the current line is of unknown start
+	d.bodyFlushPart(at)
+	d.body.long = true // the rest of the current line, of unknown start
 	d.body.lastCR = false
+}
+
+// bodyFlushPart puts the partial line carried into the message: before a
+// gap, its start was received.
+func (d *Decoder) bodyFlushPart(at time.Time) {
+	b := &d.body
+	if len(b.part) > 0 {
+		out := b.part
+		if b.lineStart && out[0] == '.' {
+			out = out[1:] // RFC 5321 §4.5.2
+		}
+		d.msgBytes(out)
+		if d.opts.KeepData {
+			d.event(transcripts.Event{Kind: transcripts.Data, Time: at, Text: string(b.part)})
+		}
+		b.part = b.part[:0]
+	}
 }
 
 // bodyEnd takes the end of the capture inside DATA text.

@@ -366,6 +366,9 @@ func (d *Decoder) clientGapAll(at time.Time, n int64) {
 		d.holdBytes(at, nil, n)
 		return
 	}
+	if d.cmode == clientData {
+		d.bodyFlushPart(at) // its lines come before the hole
+	}
 	d.event(transcripts.Event{Kind: transcripts.Gap, Time: at, Side: transcripts.SideClient, Bytes: n})
 	d.clientGap(at, n)
 }

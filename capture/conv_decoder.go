@@ -163,16 +163,12 @@ func (d *Decoder) Gap(dir Direction, at time.Time, n int64) {
 	} else {
 		d.conv.GapClientBytes += n
 	}
-	if d.cmode == clientHold && dir == ClientToServer {
-		d.holdBytes(at, nil, n)
+	if dir == ClientToServer {
+		d.clientGapAll(at, n)
 		return
 	}
 	d.event(transcripts.Event{Kind: transcripts.Gap, Time: at, Side: side, Bytes: n})
-	if dir == ServerToClient {
-		d.serverGap(at, n)
-	} else {
-		d.clientGap(at, n)
-	}
+	d.serverGap(at, n)
 }
 
 // End ends the conversation and calls done.
