@@ -4,14 +4,18 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
+	"slices"
 	"strings"
+	"sync"
 	"syscall"
 
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
+	"github.com/smtpsh/smtpsh/capture"
 	"github.com/smtpsh/smtpsh/internal/render"
 	"github.com/smtpsh/smtpsh/shell"
 	"github.com/smtpsh/smtpsh/transcripts"
@@ -21,6 +25,9 @@ import (
 type replayOptions struct {
 	All bool
 	To  string
+	// Conv picks the conversation of a capture file (ConnInfo.ID), 0 the
+	// first.
+	Conv int
 	// shell holds --no-explain, --timeout and the transport flags, so that
 	// transportDialer reads them as the shell's own.
 	shell shellOptions
@@ -31,11 +38,15 @@ func newReplayCmd() *cobra.Command {
 	var o replayOptions
 	cmd := &cobra.Command{
 		Use:   "replay FILE",
-		Short: "Step through a saved transcript, or send it again to a server and compare the replies",
+		Short: "Step through a saved transcript or a captured conversation, or send it again to a server and compare the replies",
 		Long: `replay shows a transcript saved with --record or :save (FILE.jsonl for JSON
 Lines) as the shell showed it live: client lines, server replies and the
 explanation of each. On a terminal it waits for Enter before each client
 command; --all, or a stdin that is not a terminal, prints it whole.
+
+FILE may also be a packet capture (pcap, pcapng, gzip-compressed): replay
+decodes it as "smtpsh capture" does and plays one SMTP conversation, the
+first or the one --conv N names ("smtpsh capture --summary FILE" lists them).
 
 With --to host:port it sends the transcript's client lines to that server
 instead, waiting for each reply as the shell does, and compares each reply's
@@ -54,6 +65,7 @@ opened, 4 a reply differed, 5 protocol error, 6 TLS failure.`,
 	s := &o.shell
 	f.BoolVar(&o.All, "all", false, "print the whole transcript at once instead of waiting for Enter")
 	f.StringVar(&o.To, "to", "", "send the client lines to host[:port] and compare its replies with the recorded ones")
+	f.IntVar(&o.Conv, "conv", 0, "for a capture file: the conversation `N` to play (as numbered by smtpsh capture)")
 	f.BoolVar(&s.NoExplain, "no-explain", false, "do not print the one-line explanation after each reply")
 	f.DurationVar(&s.Timeout, "timeout", shell.DefaultTimeout, "with --to: how long to wait to connect and for each reply")
 	f.BoolVar(&s.TLS, "tls", false, "with --to: implicit TLS (RFC 8314), the default on port 465")
@@ -69,11 +81,17 @@ opened, 4 a reply differed, 5 protocol error, 6 TLS failure.`,
 // runReplay reads the transcript at path and shows it, or replays it
 // against --to.
 func runReplay(cmd *cobra.Command, path string, o *replayOptions) error {
-	t, err := readTranscript(path)
+	out := cmd.OutOrStdout()
+	var t *transcripts.Transcript
+	var err error
+	if isCapture(path) {
+		t, err = captureTranscript(cmd, path, o.Conv)
+	} else {
+		t, err = readTranscript(path)
+	}
 	if err != nil {
 		return err
 	}
-	out := cmd.OutOrStdout()
 	term := render.Detect(out, os.Getenv)
 	if o.To == "" {
 		opts := shell.ReplayOptions{Terminal: term, NoExplain: o.shell.NoExplain}
@@ -140,3 +158,77 @@ func readTranscript(path string) (*transcripts.Transcript, error) {
 
 // isTerminal reports whether f is a terminal, where replay waits for Enter.
 func isTerminal(f *os.File) bool { return term.IsTerminal(int(f.Fd())) }
+
+// isCapture reports whether the file at path starts like a packet capture
+// (pcap in either byte order and resolution, the modified pcap, pcapng) or
+// a gzip stream, which a transcript never is.
+func isCapture(path string) bool {
+	f, err := os.Open(path)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	var m [4]byte
+	if _, err := io.ReadFull(f, m[:]); err != nil {
+		return false
+	}
+	switch {
+	case m[0] == 0x1f && m[1] == 0x8b: // gzip
+		return true
+	case m == [4]byte{0x0a, 0x0d, 0x0d, 0x0a}: // pcapng section header
+		return true
+	}
+	for _, magic := range []uint32{0xa1b2c3d4, 0xa1b23c4d, 0xa1b2cd34} {
+		be := [4]byte{byte(magic >> 24), byte(magic >> 16), byte(magic >> 8), byte(magic)}
+		le := [4]byte{be[3], be[2], be[1], be[0]}
+		if m == be || m == le {
+			return true
+		}
+	}
+	return false
+}
+
+// captureTranscript decodes the capture at path and returns conversation
+// conv (0: the first), telling on stderr which one it is when there are
+// several.
+func captureTranscript(cmd *cobra.Command, path string, conv int) (*transcripts.Transcript, error) {
+	var mu sync.Mutex
+	var convs []*capture.Conversation
+	h := &capture.ConversationHandler{
+		Options: capture.DecoderOptions{KeepTranscript: true, KeepData: true},
+		Done: func(c *capture.Conversation) {
+			mu.Lock()
+			defer mu.Unlock()
+			if conv == 0 || c.Info.ID == conv {
+				convs = append(convs, c)
+			}
+		},
+	}
+	ctx := cmd.Context()
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	_, derr := capture.Decode(ctx, []string{path}, h, capture.Options{Detect: true})
+	mu.Lock()
+	defer mu.Unlock()
+	if len(convs) == 0 {
+		if derr != nil {
+			return nil, fmt.Errorf("replay: %w", derr)
+		}
+		if conv > 0 {
+			return nil, fmt.Errorf("replay: %s has no SMTP conversation %d (smtpsh capture --summary lists them)", path, conv)
+		}
+		return nil, fmt.Errorf("replay: %s holds no SMTP conversation", path)
+	}
+	if derr != nil {
+		fmt.Fprintf(cmd.ErrOrStderr(), "smtpsh: %v (replaying what was decoded before it)\n", derr)
+	}
+	slices.SortFunc(convs, func(a, b *capture.Conversation) int { return a.Info.ID - b.Info.ID })
+	c := convs[0]
+	if conv == 0 && len(convs) > 1 {
+		fmt.Fprintf(cmd.ErrOrStderr(), "smtpsh: %s holds %d SMTP conversations; replaying conversation %d (--conv N picks another)\n", path, len(convs), c.Info.ID)
+	}
+	// A capture holds AUTH secrets as sent; replay shows them redacted,
+	// as every transcript (smtpsh capture --creds is for the secrets).
+	return transcripts.Redact(c.Transcript), nil
+}
