@@ -78,17 +78,18 @@ func (d *Decoder) bodyData(at time.Time, p []byte) int {
 			off += i + 1
 			continue
 		}
-		n := len(q)
-		if i >= 0 {
-			n = i + 1
+		if i < 0 {
+			if len(b.part)+len(q) > b.max {
+				off += d.bodyLong(at, q)
+				continue
+			}
+			b.part = append(b.part, q...)
+			return len(p)
 		}
+		n := i + 1
 		if len(b.part)+n > b.max+2 { // +2: the CRLF is not text
 			off += d.bodyLong(at, q)
 			continue
-		}
-		if i < 0 {
-			b.part = append(b.part, q...)
-			return len(p)
 		}
 		line := q[:n]
 		if len(b.part) > 0 {
@@ -110,7 +111,7 @@ func (d *Decoder) bodyData(at time.Time, p []byte) int {
 // bytes of q it used.
 func (d *Decoder) bodyLong(at time.Time, q []byte) int {
 	b := &d.body
-	used := b.max - len(b.part)
+	used := max(0, b.max-len(b.part))
 	b.part = append(b.part, q[:used]...)
 	head := b.part
 	out := head
