@@ -117,6 +117,22 @@ type dispatcher struct {
 	done    int64 // input bytes of finished files
 	lastRep int64
 	prog    func(done, total int64)
+	batches int // batches not yet made; made when first needed, so a small capture costs little
+}
+
+// getBatch returns a free batch, waiting for a worker to give one back when
+// all are in use: this bounds the memory between reader and workers.
+func (d *dispatcher) getBatch() *batch {
+	if d.batches > 0 {
+		select {
+		case b := <-d.free:
+			return b
+		default:
+			d.batches--
+			return &batch{arena: make([]byte, 0, 64<<10), segs: make([]wseg, 0, 256)}
+		}
+	}
+	return <-d.free
 }
 
 func newDispatcher(h Handler, opts Options, total int64) *dispatcher {
@@ -151,9 +167,7 @@ func newDispatcher(h Handler, opts Options, total int64) *dispatcher {
 		total: total,
 		prog:  opts.Progress,
 	}
-	for i := 0; i < n*(batchesAhead+1); i++ {
-		d.free <- &batch{arena: make([]byte, 0, batchBytes+maxRecord), segs: make([]wseg, 0, batchSegs)}
-	}
+	d.batches = n * (batchesAhead + 1)
 	for i := range n {
 		w := newWorker(cfg, pagesTotal, pagesPerConn)
 		d.workers = append(d.workers, w)
@@ -275,19 +289,16 @@ func (d *dispatcher) packet(rec record) {
 	wi := int(e.id) % len(d.in)
 	b := d.cur[wi]
 	if b == nil {
-		b = <-d.free
+		b = d.getBatch()
 		d.cur[wi] = b
 	}
 	n := s.end - s.start
-	if len(b.arena)+n > cap(b.arena) || len(b.segs) == cap(b.segs) {
-		d.in[wi] <- b
-		b = <-d.free
-		d.cur[wi] = b
-	}
 	start := len(b.arena)
+	// the arena grows up to batchBytes+maxRecord at most: it is sent on
+	// as soon as it holds batchBytes
 	b.arena = append(b.arena, rec.data[s.start:s.end]...)
 	b.segs = append(b.segs, wseg{net: s.net, at: rec.ts, id: e.id, start: int32(start), end: int32(start + n)})
-	if len(b.arena) >= batchBytes {
+	if len(b.arena) >= batchBytes || len(b.segs) >= batchSegs {
 		d.in[wi] <- b
 		d.cur[wi] = nil
 	}
