@@ -186,13 +186,20 @@ func newDispatcher(h Handler, opts Options, total int64) *dispatcher {
 	return d
 }
 
-// close flushes every worker, ends every connection and sums the figures.
-func (d *dispatcher) close(ctx context.Context, err error) (Stats, error) {
+// send hands the partly filled batches to the workers: at the end, and
+// during a live capture so that data flows without waiting for full batches.
+func (d *dispatcher) send() {
 	for i, b := range d.cur {
 		if b != nil && len(b.segs) > 0 {
 			d.in[i] <- b
+			d.cur[i] = nil
 		}
 	}
+}
+
+// close flushes every worker, ends every connection and sums the figures.
+func (d *dispatcher) close(ctx context.Context, err error) (Stats, error) {
+	d.send()
 	d.reason = "end of capture"
 	if ctx.Err() != nil {
 		d.reason = "cancelled"
