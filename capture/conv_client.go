@@ -322,19 +322,19 @@ func (d *Decoder) push(at time.Time, c *command, line string) {
 // chunk-size = 1*DIGIT, end-marker = "LAST".
 func parseBDAT(rest string) (n int64, last bool, err error) {
 	size, marker, hasMarker := strings.Cut(rest, " ")
+	if size == "" {
+		return 0, false, &smtp.SyntaxError{What: "BDAT", Column: 6, Msg: "missing chunk size (RFC 3030 §2)"}
+	}
+	for i := 0; i < len(size); i++ {
+		if size[i] < '0' || size[i] > '9' {
+			return 0, false, &smtp.SyntaxError{What: "BDAT", Column: 6 + i, Msg: "chunk size must be decimal digits (RFC 3030 §2)"}
+		}
+	}
 	if hasMarker {
 		if !strings.EqualFold(marker, "LAST") {
 			return 0, false, &smtp.SyntaxError{What: "BDAT", Column: 6 + len(size) + 1, Msg: "expected LAST after the chunk size (RFC 3030 §2)"}
 		}
 		last = true
-	}
-	if size == "" {
-		return 0, last, &smtp.SyntaxError{What: "BDAT", Column: 6, Msg: "missing chunk size (RFC 3030 §2)"}
-	}
-	for i := 0; i < len(size); i++ {
-		if size[i] < '0' || size[i] > '9' {
-			return 0, last, &smtp.SyntaxError{What: "BDAT", Column: 6 + i, Msg: "chunk size must be decimal digits (RFC 3030 §2)"}
-		}
 	}
 	n, perr := strconv.ParseInt(size, 10, 64)
 	if perr != nil {
