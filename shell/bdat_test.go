@@ -134,3 +134,41 @@ func TestDataHint(t *testing.T) {
 		t.Errorf("no hint after 354:\n%s", out)
 	}
 }
+
+// TestTypedFromNote: a message typed after DATA whose From header differs
+// from MAIL FROM gets the spoofing note, as :send and :compose do, and a
+// note in the transcript; a matching From, or From in the body, does not.
+func TestTypedFromNote(t *testing.T) {
+	tests := []struct {
+		name  string
+		body  []string
+		noted bool
+	}{
+		{"spoofed", []string{"From: CEO <ceo@bank.example>", "Subject: pay", "", "now"}, true},
+		{"same address", []string{"from: Mallory <mallory@evil.example>", "", "hi"}, false},
+		{"From in the body", []string{"Subject: x", "", "From: ceo@bank.example"}, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			addr, _ := startLab(t, "default")
+			lines := append([]string{"EHLO client.example", "MAIL FROM:<mallory@evil.example>", "RCPT TO:<bob@lab.smtpsh.test>", "DATA"}, tc.body...)
+			lines = append(lines, ".", "expect 250", "QUIT")
+			out, s, err := runLines(t, addr, Config{NoExplain: true}, lines...)
+			if err != nil {
+				t.Fatalf("%v\n%s", err, out)
+			}
+			if got := strings.Contains(out, "differs from MAIL FROM <mallory@evil.example>"); got != tc.noted {
+				t.Errorf("noted %v, want %v:\n%s", got, tc.noted, out)
+			}
+			var note bool
+			for _, e := range s.Transcript().Events {
+				if e.Kind.String() == "note" && strings.Contains(e.Text, "header From differs") {
+					note = true
+				}
+			}
+			if note != tc.noted {
+				t.Errorf("transcript note %v, want %v", note, tc.noted)
+			}
+		})
+	}
+}

@@ -149,6 +149,7 @@ func (s *Session) advance(r *smtp.Reply, p pending) {
 			st.phase = PhaseMail // accepted or not, the transaction is over
 		case r.Code == 354:
 			st.phase = PhaseData
+			s.inHeader = s.next == nil
 			if s.next == nil {
 				// Typed by hand; :compose and :send send the text themselves.
 				s.mu.Unlock()

@@ -161,6 +161,9 @@ type Session struct {
 	reconnectDue bool
 	// observed is how many transcript events the Observer has seen.
 	observed int
+	// inHeader: the message typed after DATA's 354 is still in its
+	// header section (RFC 5322 §2.1: up to the first empty line).
+	inHeader bool
 }
 
 // New returns a Session for cfg. It connects only when Run is called.
@@ -985,6 +988,7 @@ func (s *Session) sendData(line string) {
 		s.setPhase(PhaseMail) // the reply decides; until then, no more data
 		return
 	}
+	s.checkHeaderFrom(at, line)
 	wire, err := stuffLine(line)
 	if err != nil {
 		s.warn("cannot dot-stuff this line: %v", err)
@@ -1063,4 +1067,30 @@ func redactInitialResponse(line string) string {
 		return line
 	}
 	return line[:len(line)-len(rest)] + mech + " <redacted>"
+}
+
+// checkHeaderFrom notes, for a message typed by hand, a From header field
+// that differs from MAIL FROM, as :send and :compose do (the spoofing
+// lesson). The note goes in the transcript too, where lessons look for it.
+func (s *Session) checkHeaderFrom(at time.Time, line string) {
+	if !s.inHeader {
+		return
+	}
+	if line == "" {
+		s.inHeader = false
+		return
+	}
+	name, _, ok := strings.Cut(line, ":")
+	if !ok || !strings.EqualFold(strings.TrimSpace(name), "From") {
+		return
+	}
+	msg := []byte(line + "\r\n\r\n")
+	if _, err := HeaderFrom(msg); err != nil {
+		return // not an address list (yet): the server will judge
+	}
+	env, _ := envelopeFrom(s.tr)
+	if n := fromNote(msg, env); n != "" {
+		s.note("%s", render.Escape(n))
+		s.tr.AddNote(at, "header From differs from MAIL FROM")
+	}
 }
