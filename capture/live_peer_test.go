@@ -1,0 +1,144 @@
+package capture
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// tinySMTP serves one SMTP session on ln and records the bytes both ways.
+func tinySMTP(ln net.Listener, in, out *bytes.Buffer, done chan<- struct{}) {
+	defer close(done)
+	c, err := ln.Accept()
+	if err != nil {
+		return
+	}
+	defer c.Close()
+	w := io.MultiWriter(c, out)
+	br := bufio.NewReader(io.TeeReader(c, in))
+	io.WriteString(w, "220 peer.test ESMTP\r\n")
+	data := false
+	for {
+		l, err := br.ReadString('\n')
+		if err != nil {
+			return
+		}
+		if data {
+			if l == ".\r\n" {
+				data = false
+				io.WriteString(w, "250 2.0.0 queued\r\n")
+			}
+			continue
+		}
+		switch v := strings.ToUpper(strings.Fields(l + " x")[0]); v {
+		case "EHLO":
+			io.WriteString(w, "250-peer.test\r\n250 PIPELINING\r\n")
+		case "DATA":
+			data = true
+			io.WriteString(w, "354 go ahead\r\n")
+		case "QUIT":
+			io.WriteString(w, "221 bye\r\n")
+			return
+		default:
+			io.WriteString(w, "250 ok\r\n")
+		}
+	}
+}
+
+// TestPeerTcpdumpLoopback records Python's smtplib talking to a small
+// server on loopback with tcpdump (-i lo: Ethernet; -i any: Linux SLL2) and
+// checks that the decoded bytes equal what the server read and wrote.
+func TestPeerTcpdumpLoopback(t *testing.T) {
+	tcpdump, err1 := exec.LookPath("tcpdump")
+	python, err2 := exec.LookPath("python3")
+	if err1 != nil || err2 != nil || os.Geteuid() != 0 {
+		if os.Getenv("SMTPSH_PEERS") == "1" {
+			t.Fatal("tcpdump, python3 and root are needed with SMTPSH_PEERS=1")
+		}
+		t.Skip("needs tcpdump, python3 and root")
+	}
+	for _, iface := range []string{"lo", "any"} {
+		t.Run(iface, func(t *testing.T) {
+			ln, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer ln.Close()
+			port := ln.Addr().(*net.TCPAddr).Port
+			path := filepath.Join(t.TempDir(), "lo.pcap")
+			dump := exec.Command(tcpdump, "-i", iface, "-U", "-w", path, "tcp", "port", itoa(port))
+			derr := &lockedBuffer{}
+			dump.Stderr = derr
+			if err := dump.Start(); err != nil {
+				t.Fatal(err)
+			}
+			for i := 0; i < 50 && !strings.Contains(derr.String(), "listening"); i++ {
+				time.Sleep(100 * time.Millisecond)
+			}
+			// "listening" is printed before the socket sees every packet
+			time.Sleep(500 * time.Millisecond)
+			var in, out bytes.Buffer
+			done := make(chan struct{})
+			go tinySMTP(ln, &in, &out, done)
+			script := `import smtplib,sys
+s=smtplib.SMTP("127.0.0.1", int(sys.argv[1]))
+s.sendmail("a@example.org", ["b@example.net","c@example.net"], "Subject: hi\r\n\r\n.leading dot\r\nbody\r\n")
+s.quit()`
+			if outp, err := exec.Command(python, "-c", script, itoa(port)).CombinedOutput(); err != nil {
+				t.Fatalf("smtplib: %v %s", err, outp)
+			}
+			<-done
+			time.Sleep(300 * time.Millisecond)
+			dump.Process.Signal(syscall.SIGINT)
+			dump.Wait()
+			rec := newRecorder()
+			st, err := Decode(context.Background(), []string{path}, rec, Options{Ports: []uint16{uint16(port)}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			rec.checkEnded(t)
+			if len(rec.conns) != 1 {
+				t.Fatalf("%d connections decoded, want 1; stats %+v", len(rec.conns), st)
+			}
+			for _, c := range rec.conns {
+				if !bytes.Equal(c.data[ClientToServer], in.Bytes()) {
+					t.Errorf("client bytes %q, server read %q", c.data[ClientToServer], in.Bytes())
+				}
+				if !bytes.Equal(c.data[ServerToClient], out.Bytes()) {
+					t.Errorf("server bytes %q, server wrote %q", c.data[ServerToClient], out.Bytes())
+				}
+				if c.ended != "fin" {
+					t.Errorf("ended %q, want fin", c.ended)
+				}
+			}
+		})
+	}
+}
+
+// lockedBuffer is a bytes.Buffer that a process may write while a test reads it.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
