@@ -1,6 +1,7 @@
 package lessons
 
 import (
+	"os"
 	"strings"
 	"testing"
 )
@@ -180,5 +181,21 @@ func TestCodeMatches(t *testing.T) {
 		if got := codeMatches(tc.pattern, tc.code); got != tc.want {
 			t.Errorf("codeMatches(%q, %d) = %v", tc.pattern, tc.code, got)
 		}
+	}
+}
+
+// TestFormatDocExample: the example in FORMAT.md is a valid lesson.
+func TestFormatDocExample(t *testing.T) {
+	doc, err := os.ReadFile("FORMAT.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, rest, ok := strings.Cut(string(doc), "````markdown\n")
+	example, _, ok2 := strings.Cut(rest, "\n````")
+	if !ok || !ok2 {
+		t.Fatal("FORMAT.md has no ````markdown example")
+	}
+	if ps := Check([]byte(example)); len(ps) > 0 {
+		t.Errorf("FORMAT.md's example: %q", ps)
 	}
 }
