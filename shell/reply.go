@@ -81,7 +81,7 @@ func (s *Session) explainReply(r *smtp.Reply, verb smtp.Verb) {
 	// The reply to "." is DATA's second reply (RFC 5321 §4.1.1.4): it
 	// is explained after DATA too.
 	e := s.kb.Reply(line, verb)
-	s.note("↳ %s", render.ExplanationLine(e))
+	s.noteWrapped("↳ ", "  ", render.ExplanationLine(e))
 	if verb == smtp.EHLO && r.Code == 250 && len(r.Lines) > 1 {
 		for _, l := range r.Lines[1:] {
 			k := s.kb.Keyword(l)
@@ -89,7 +89,7 @@ func (s *Session) explainReply(r *smtp.Reply, verb smtp.Verb) {
 			if len(name) > 28 {
 				name = name[:25] + "..."
 			}
-			s.note("  %-28s %s", name, k.Meaning)
+			s.noteWrapped(fmt.Sprintf("  %-28s ", name), strings.Repeat(" ", 31), k.Meaning)
 		}
 	}
 }
@@ -292,5 +292,18 @@ func (s *Session) replyError(rr replyResult) {
 		s.warn("reading from the server failed%s: %s", waiting, render.Escape(err.Error()))
 		s.closeConn(transcripts.SideUnknown, "read error")
 		s.fail(ExitProtocol, "reading from %s%s: %w", s.cfg.Addr, waiting, err)
+	}
+}
+
+// noteWrapped prints a note whose text is wrapped to the terminal's width
+// with a hanging indent. Not on a terminal it stays one line, which is what
+// scripts and grep want.
+func (s *Session) noteWrapped(first, rest, text string) {
+	if !s.cfg.Terminal.TTY {
+		s.note("%s%s", first, text)
+		return
+	}
+	for _, l := range render.Wrap(text, "   "+first, "   "+rest, s.cfg.Terminal.Width) {
+		s.print(render.Note(s.cfg.Terminal, l))
 	}
 }
