@@ -408,7 +408,8 @@ func (p *parser) body(lines []string, first int) {
 	p.l.Intro = joinText(intro)
 	p.l.Outro = joinText(outro)
 	if len(steps) == 0 {
-		p.problem(first, "a lesson needs at least one \"## Step: TITLE\" section")
+		// At the front matter's closing line: the body may be empty.
+		p.problem(first-1, "a lesson needs at least one \"## Step: TITLE\" section")
 	}
 	wrong := false
 	for _, sb := range steps {

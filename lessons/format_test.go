@@ -71,7 +71,7 @@ func TestCheckProblems(t *testing.T) {
 		{"no title", lesson("summary = \"S\"\nprofile = \"default\"\nobjectives = [\"O\"]\n", goodStep), 2, "title"},
 		{"unknown profile", lesson("title = \"T\"\nsummary = \"S\"\nprofile = \"nope\"\nobjectives = [\"O\"]\n", goodStep), 4, `unknown lab profile "nope"`},
 		{"bad prerequisite", lesson(goodFront+"prerequisites = [\"01-First\"]\n", goodStep), 6, "not a lesson name"},
-		{"no steps", lesson(goodFront, "Just text.\n"), 7, "at least one"},
+		{"no steps", lesson(goodFront, "Just text.\n"), 6, "at least one"},
 		{"bad regexp", step(`command_match = "(unclosed"`), 10, "command_match"},
 		{"unknown key", step("command = \"EHLO\"\nrepley = \"250\""), 11, `unknown check key "repley"`},
 		{"empty check", step(""), 9, "empty check"},
