@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/smtpsh/smtpsh/internal/smtp"
 	"github.com/smtpsh/smtpsh/transcripts"
@@ -145,9 +146,9 @@ func (s *session) syntaxError(verb smtp.Verb, err error) {
 	case errors.As(err, &se):
 		// Postfix writes only the usage; the lab adds where the line
 		// went wrong, because it is a place to learn.
-		msg := se.Msg
+		msg := replyText(se.Msg)
 		if len(msg) > 200 {
-			msg = msg[:200] + "…"
+			msg = msg[:200] + "..."
 		}
 		detail := msg
 		if se.Column > 0 {
@@ -496,4 +497,25 @@ func (s *session) starttls() {
 	// RFC 3207 §4.2: forget everything learnt before TLS, AUTH included;
 	// the client must send EHLO again.
 	s.helo, s.esmtp, s.authUser, s.tx = "", false, "", nil
+}
+
+// replyText makes text fit a reply line: RFC 5321 §4.2 allows only
+// printable US-ASCII and HT in reply text, so the parser's "§" becomes
+// "section" and any other byte outside that range "?".
+func replyText(text string) string {
+	text = strings.ReplaceAll(text, "§", "section ")
+	text = strings.ReplaceAll(text, "section  ", "section ")
+	b := []byte(text)
+	out := b[:0]
+	for i := 0; i < len(b); {
+		r, n := utf8.DecodeRune(b[i:])
+		i += n
+		switch {
+		case r == '\t' || r >= 0x20 && r < 0x7f:
+			out = append(out, byte(r))
+		default:
+			out = append(out, '?')
+		}
+	}
+	return string(out)
 }

@@ -73,7 +73,8 @@ func TestSessions(t *testing.T) {
 			c("TURN", "502 5.5.1 Error: command not implemented"),
 			c("XCLIENT ADDR=1.2.3.4", "502 5.5.1 Error: command not implemented"),
 			s("\r\n", "500 5.5.2 Error: bad syntax"),
-			c("HELO", "501 5.5.4 Syntax: HELO hostname*"),
+			// The parser's detail, in US-ASCII as reply text must be (RFC 5321 §4.2).
+			c("HELO", "501 5.5.4 Syntax: HELO hostname (column 5: HELO needs a domain or address literal (RFC 5321 section 4.1.1.1))"),
 			c("STARTTLS now", "501 5.5.4 Syntax: STARTTLS*"),
 			c("HELP", "214-2.0.0 Commands: *", "214 2.0.0 smtpsh lab, profile default: *"),
 		}},
