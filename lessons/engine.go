@@ -33,6 +33,9 @@ type EngineConfig struct {
 	OnProgress func(LessonProgress)
 	// Now returns the time for progress records; nil means time.Now.
 	Now func() time.Time
+	// Proxy is the HTTP CONNECT proxy the shell goes through for a lesson
+	// with proxy = true (see SessionDialer); :proxylog shows its log.
+	Proxy *Proxy
 }
 
 // StepStatus is where one step stands in this run.
@@ -107,6 +110,7 @@ type window struct {
 	tls      bool
 	auth     bool
 	closed   bool
+	via      bool // the connection went through a proxy
 	// stored holds the IDs of the messages the lab held when the step
 	// started, so stored_for sees only new ones.
 	stored map[string]bool
@@ -173,6 +177,8 @@ type extraMeta struct {
 func extraMetas() []extraMeta {
 	var ms []extraMeta
 	ms = append(ms, mailAuthMetas()...) // mailauth.go: :dns :spf :dkim :dmarc (lesson 12)
+	ms = append(ms, captureMetas()...)  // capture.go: :capture (lesson 14)
+	ms = append(ms, proxyMetas()...)    // proxy_log.go: :proxylog (lesson 15)
 	return ms
 }
 
@@ -283,6 +289,7 @@ func (e *Engine) record(ev transcripts.Event) (reply, bool) {
 		// A new connection starts over (RFC 5321 §3.1): the greeting is
 		// the first reply.
 		e.waiting, e.reply, e.sasl = []sent{{}}, nil, false
+		w.via = ev.Via != ""
 	case transcripts.Client:
 		c := sent{line: ev.Text}
 		switch {
@@ -493,7 +500,7 @@ func (e *Engine) holds(c Condition) bool {
 	if c.Capability != "" && !w.caps[c.Capability] {
 		return false
 	}
-	if c.TLS && !w.tls || c.Auth && !w.auth || c.Closed && !w.closed {
+	if c.TLS && !w.tls || c.Auth && !w.auth || c.Closed && !w.closed || c.Via && !w.via {
 		return false
 	}
 	if c.DataMatch != nil && !anyOf(w.data, func(l string) bool {

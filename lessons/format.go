@@ -38,6 +38,11 @@ type Lesson struct {
 	Profile       string   // the lab profile the lesson starts
 	Objectives    []string // what the student can do afterwards
 	Prerequisites []string // names of lessons to do first
+	// Proxy says the shell goes through an HTTP CONNECT proxy to the lab
+	// (see SessionDialer); Capture names an embedded capture sample that
+	// :capture reads ("14-reading-a-capture.pcap").
+	Proxy   bool
+	Capture string
 
 	// Intro is the Markdown before the first step; Outro the Markdown of
 	// the optional "## Summary" section after the last one.
@@ -80,6 +85,7 @@ type Condition struct {
 	DataMatch  *regexp.Regexp // a message line sent matching it
 	Meta       string         // this meta-command was used (lower case, with ":")
 	Closed     bool           // the connection was closed
+	Via        bool           // the connection went through a proxy (its connect event's via)
 }
 
 // Problem is one thing wrong with a lesson file, at a 1-based line (0 when
@@ -189,6 +195,8 @@ type frontMatter struct {
 	Profile       string   `toml:"profile"`
 	Objectives    []string `toml:"objectives"`
 	Prerequisites []string `toml:"prerequisites"`
+	Proxy         bool     `toml:"proxy"`
+	Capture       string   `toml:"capture"`
 }
 
 func (p *parser) parse(src []byte) {
@@ -235,11 +243,15 @@ func (p *parser) frontMatter(lines []string, first int) {
 		return
 	}
 	for _, k := range md.Undecoded() {
-		p.problem(keyLine(lines, first, k.String()), "unknown front matter key %q (known: title, summary, profile, objectives, prerequisites)", k.String())
+		p.problem(keyLine(lines, first, k.String()), "unknown front matter key %q (known: title, summary, profile, objectives, prerequisites, proxy, capture)", k.String())
 	}
 	l := p.l
 	l.Title, l.Summary, l.Profile = strings.TrimSpace(fm.Title), strings.TrimSpace(fm.Summary), strings.TrimSpace(fm.Profile)
 	l.Objectives, l.Prerequisites = fm.Objectives, fm.Prerequisites
+	l.Proxy, l.Capture = fm.Proxy, strings.TrimSpace(fm.Capture)
+	if l.Capture != "" && !slices.Contains(SampleNames(), l.Capture) {
+		p.problem(keyLine(lines, first, "capture"), "capture = %q: not a capture shipped with smtpsh (%s)", l.Capture, strings.Join(SampleNames(), ", "))
+	}
 	if l.Title == "" {
 		p.problem(keyLine(lines, first, "title"), "the front matter needs a title")
 	}
@@ -486,7 +498,7 @@ func (p *parser) block(sb *stepBuild, kind string, line int, lines []string) {
 
 // checkKeys are the keys a check may hold, in FORMAT.md's order.
 var checkKeys = []string{"command", "command_match", "reply", "reply_to", "enhanced", "reply_match",
-	"capability", "tls", "auth", "stored_for", "data_match", "meta", "closed"}
+	"capability", "tls", "auth", "stored_for", "data_match", "meta", "closed", "via"}
 
 // check parses a check block whose first line of TOML is line first.
 func (p *parser) check(lines []string, first int) Condition {
@@ -513,7 +525,7 @@ func (p *parser) check(lines []string, first int) Condition {
 			continue
 		}
 		switch k {
-		case "tls", "auth", "closed":
+		case "tls", "auth", "closed", "via":
 			b, ok := v.(bool)
 			if !ok {
 				p.problem(at, "check key %s wants true, not %s", k, tomlType(v))
@@ -527,6 +539,8 @@ func (p *parser) check(lines []string, first int) Condition {
 				c.TLS = b
 			case "auth":
 				c.Auth = b
+			case "via":
+				c.Via = b
 			default:
 				c.Closed = b
 			}
