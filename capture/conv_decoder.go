@@ -89,14 +89,18 @@ func NewDecoder(info ConnInfo, opts DecoderOptions, done func(*Conversation)) *D
 	d.conv = &Conversation{Info: info, Start: info.Start}
 	if opts.KeepTranscript {
 		d.tr = &transcripts.Transcript{
-			Server:  addrString(info.Server),
+			Server:  info.ServerName(),
 			Client:  addrString(info.Client),
 			Started: info.Start,
 			Source:  opts.Source,
 			Meta:    map[string]string{"conversation": strconv.Itoa(info.ID)},
 		}
 		d.conv.Transcript = d.tr
-		d.tr.AddConnect(info.Start, addrString(info.Server), "")
+		d.tr.AddConnect(info.Start, info.ServerName(), info.Via())
+	}
+	if info.Target != "" {
+		d.note(info.Start, fmt.Sprintf("tunnel: HTTP proxy %s answered CONNECT %s with 2xx (RFC 9110 §9.3.6); its preamble is not part of the conversation",
+			addrString(info.Server), info.Target))
 	}
 	d.cline.max = opts.MaxLine
 	d.sline.max = opts.MaxLine
@@ -107,8 +111,8 @@ func NewDecoder(info ConnInfo, opts DecoderOptions, done func(*Conversation)) *D
 		// first reply. Without the handshake the capture may start later.
 		d.fifo = append(d.fifo, &command{kind: cmdGreeting, ex: -1, rcpt: -1})
 	}
-	if slices.Contains(opts.ImplicitTLSPorts, info.Server.Port()) {
-		d.startTLS(info.Start, "implicit", fmt.Sprintf("implicit TLS: server port %d (RFC 8314 §3.3)", info.Server.Port()))
+	if slices.Contains(opts.ImplicitTLSPorts, info.ServerPort()) {
+		d.startTLS(info.Start, "implicit", fmt.Sprintf("implicit TLS: server port %d (RFC 8314 §3.3)", info.ServerPort()))
 	}
 	return d
 }

@@ -6,7 +6,8 @@
 // Linux interface into ordered TCP byte streams: it decodes link, IP and TCP
 // headers with gopacket's DecodingLayerParser, reassembles each connection
 // with gopacket's reassembly package (both directions in one stream), decides
-// which connections are SMTP, and hands their bytes to a [Handler]. The upper
+// which connections are SMTP (looking through an HTTP CONNECT tunnel's
+// preamble, see [ConnInfo.Target]), and hands their bytes to a [Handler]. The upper
 // half (conv*.go) turns those bytes into transcripts.
 //
 // Everything read from a file or the network is hostile: no input panics, and

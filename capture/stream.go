@@ -30,6 +30,41 @@ type ConnInfo struct {
 	Server netip.AddrPort
 	Start  time.Time // capture time of its first packet
 	SawSYN bool      // the handshake was captured (roles known from it)
+	// Target is set when the connection is a tunnel through an HTTP proxy:
+	// the "host:port" of the client's CONNECT request (RFC 9110 §9.3.6),
+	// which the proxy answered 2xx. Server is then the proxy, and the bytes
+	// delivered are those after the proxy's answer.
+	Target string
+}
+
+// ServerName names the SMTP server: the tunnel's target when the
+// connection went through a proxy, else the server's address.
+func (i ConnInfo) ServerName() string {
+	if i.Target != "" {
+		return i.Target
+	}
+	return addrString(i.Server)
+}
+
+// Via names the proxy a tunnelled connection went through as a URL
+// ("http://192.0.2.8:3128"), the form of a transcript's connect event; ""
+// for a direct connection.
+func (i ConnInfo) Via() string {
+	if i.Target == "" {
+		return ""
+	}
+	return "http://" + addrString(i.Server)
+}
+
+// ServerPort is the SMTP server's port: the tunnel target's, else the
+// server's.
+func (i ConnInfo) ServerPort() uint16 {
+	if i.Target != "" {
+		if p, ok := authorityPort(i.Target); ok {
+			return p
+		}
+	}
+	return i.Server.Port()
 }
 
 // Conn receives one connection's bytes in stream order. Calls for one Conn come from one

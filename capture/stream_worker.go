@@ -147,7 +147,23 @@ type stream struct {
 	// directions: 0 = from a), and the order they came in.
 	buf    [2][]byte
 	chunks []chunk
+
+	// An HTTP CONNECT tunnel's preamble (see tunnel.go): tun says how far
+	// it is read, skip how many bytes of each direction it took, target
+	// and port what the client asked the proxy for.
+	tun    tunnelState
+	skip   [2]int
+	target string
+	tport  uint16
 }
+
+type tunnelState uint8
+
+const (
+	tunUnknown tunnelState = iota // too few bytes to tell
+	tunNone                       // not a tunnel: the bytes are the protocol's
+	tunOpen                       // the proxy answered 2xx: skip[] bytes are its preamble
+)
 
 type chunk struct {
 	dir uint8
@@ -167,7 +183,7 @@ func (s *stream) info() ConnInfo {
 	if !s.aIsClient {
 		c, sv = s.b, s.a
 	}
-	return ConnInfo{ID: s.id, Client: c, Server: sv, Start: s.start, SawSYN: s.sawSYN}
+	return ConnInfo{ID: s.id, Client: c, Server: sv, Start: s.start, SawSYN: s.sawSYN, Target: s.target}
 }
 
 // dirOf maps reassembly's direction (relative to the first packet) to ours.
@@ -246,11 +262,14 @@ func (s *stream) ReassembledSG(sg reassembly.ScatterGather, ac reassembly.Assemb
 
 // detect buffers p and decides from the first bytes of both directions:
 // SMTP when one side starts with a 220 reply and the other with
-// HELO, EHLO or LHLO (RFC 5321 §3.1, §4.1.1.1; RFC 2033 §4.1).
+// HELO, EHLO or LHLO (RFC 5321 §3.1, §4.1.1.1; RFC 2033 §4.1). A tunnel
+// through an HTTP proxy is looked through: after a CONNECT request and a
+// 2xx answer (RFC 9110 §9.3.6) the same test applies to the bytes that
+// follow, and a target on an SMTP port decides at once.
 // It returns false when the connection is not SMTP.
 func (s *stream) detect(rd reassembly.TCPFlowDirection, at time.Time, p []byte, skip int) bool {
 	d := dirIndex(rd)
-	room := detectLimit - len(s.buf[d])
+	room := detectLimit + s.skip[d] - len(s.buf[d])
 	if room <= 0 {
 		return false
 	}
@@ -259,7 +278,23 @@ func (s *stream) detect(rd reassembly.TCPFlowDirection, at time.Time, p []byte, 
 	}
 	s.buf[d] = append(s.buf[d], p...)
 	s.chunks = append(s.chunks, chunk{dir: uint8(d), at: at, n: len(p)})
-	k0, k1 := classify(s.buf[0]), classify(s.buf[1])
+	if s.tun == tunUnknown {
+		switch s.tunnel() {
+		case tunOpen:
+		case tunNone:
+			s.tun = tunNone
+		case tunUnknown:
+			return len(s.buf[0]) < detectLimit && len(s.buf[1]) < detectLimit
+		default:
+			return false
+		}
+	}
+	if s.tun == tunOpen && s.w.cfg.isPort(s.tport) {
+		s.decided(s.aIsClient)
+		return true
+	}
+	b0, b1 := s.buf[0][s.skip[0]:], s.buf[1][s.skip[1]:]
+	k0, k1 := classify(b0), classify(b1)
 	if k0 == kindOther || k1 == kindOther {
 		return false
 	}
@@ -272,9 +307,61 @@ func (s *stream) detect(rd reassembly.TCPFlowDirection, at time.Time, p []byte, 
 	case k0 == k1 && k0 != kindUnknown:
 		return false // both greet or both say hello
 	default:
-		return len(s.buf[0]) < detectLimit && len(s.buf[1]) < detectLimit
+		return len(b0) < detectLimit && len(b1) < detectLimit
 	}
-	s.roles, s.aIsClient = true, !serverIsA
+	s.decided(!serverIsA)
+	return true
+}
+
+// tunnelNotSMTP is tunnel's answer for a proxy that refused (a 407 asking
+// for credentials, a 403, a 502) or an HTTP exchange that is not CONNECT.
+const tunnelNotSMTP tunnelState = 255
+
+// tunnel reads the CONNECT preamble from the bytes buffered so far. It
+// returns tunOpen once the proxy's 2xx answer is whole (and sets skip,
+// target and the roles), tunNone when the client's first bytes are not
+// CONNECT, tunUnknown while they may still be, and tunnelNotSMTP when the
+// proxy did not open the tunnel.
+func (s *stream) tunnel() tunnelState {
+	cd := -1
+	for d := range 2 {
+		if len(s.buf[d]) == 0 {
+			continue
+		}
+		if _, _, _, ok := parseConnect(s.buf[d]); ok {
+			cd = d
+			break
+		}
+	}
+	if cd < 0 {
+		if len(s.buf[0]) == 0 && len(s.buf[1]) == 0 {
+			return tunUnknown
+		}
+		return tunNone
+	}
+	target, port, n, _ := parseConnect(s.buf[cd])
+	if n == 0 {
+		return tunUnknown
+	}
+	status, m, ok := parseConnectReply(s.buf[1-cd])
+	switch {
+	case !ok:
+		return tunnelNotSMTP
+	case m == 0:
+		return tunUnknown
+	case status < 200 || status > 299:
+		return tunnelNotSMTP
+	}
+	s.tun, s.target, s.tport = tunOpen, target, port
+	s.skip[cd], s.skip[1-cd] = n, m
+	s.roles, s.aIsClient = true, cd == 0
+	return tunOpen
+}
+
+// decided makes the connection SMTP and delivers the bytes buffered while
+// deciding, in the order they came, less a tunnel's preamble.
+func (s *stream) decided(aIsClient bool) {
+	s.roles, s.aIsClient = true, aIsClient
 	s.state = stateSMTP
 	c := s.open()
 	var off [2]int
@@ -283,11 +370,13 @@ func (s *stream) detect(rd reassembly.TCPFlowDirection, at time.Time, p []byte, 
 		if (ch.dir == 0) == s.aIsClient {
 			dir = ClientToServer
 		}
-		c.Data(dir, ch.at, s.buf[ch.dir][off[ch.dir]:off[ch.dir]+ch.n])
-		off[ch.dir] += ch.n
+		from, to := max(off[ch.dir], s.skip[ch.dir]), off[ch.dir]+ch.n
+		if from < to {
+			c.Data(dir, ch.at, s.buf[ch.dir][from:to])
+		}
+		off[ch.dir] = to
 	}
 	s.buf, s.chunks = [2][]byte{}, nil
-	return true
 }
 
 type kind uint8

@@ -121,3 +121,29 @@ func dotStuff(s string) string {
 	}
 	return s
 }
+
+// Tunnel returns c as a client of an HTTP proxy records it (RFC 9110
+// §9.3.6): the connection goes to proxy, the client sends request (a
+// CONNECT for c's server, "CONNECT mx.example.net:25 HTTP/1.1\r\n…\r\n\r\n")
+// and the proxy answers reply; c's steps follow, unless the reply is not
+// 2xx (a 407 asking for credentials), when the proxy closes instead. With
+// joinBanner, the proxy's answer and the server's first step share a
+// segment, as when the proxy relays the greeting at once.
+func Tunnel(c Conv, proxy netip.AddrPort, request, reply string, joinBanner bool) Conv {
+	steps := []Step{{Dir: FromClient, Data: []byte(request), Delay: time.Millisecond}}
+	ok := len(reply) >= 12 && reply[9] == '2'
+	rest := c.Steps
+	switch {
+	case !ok:
+		rest = nil
+		steps = append(steps, Step{Dir: FromServer, Data: []byte(reply), Delay: time.Millisecond})
+	case joinBanner && len(rest) > 0 && rest[0].Dir == FromServer:
+		steps = append(steps, Step{Dir: FromServer, Data: append([]byte(reply), rest[0].Data...), Delay: time.Millisecond})
+		rest = rest[1:]
+	default:
+		steps = append(steps, Step{Dir: FromServer, Data: []byte(reply), Delay: time.Millisecond})
+	}
+	c.Steps = append(steps, rest...)
+	c.Server = proxy
+	return c
+}
