@@ -10,9 +10,10 @@ import (
 	"strings"
 )
 
-// files holds the course, one Markdown file per lesson, "NN-name.md".
+// files holds the course, one Markdown file per lesson, "NN-name.md", and
+// the sample messages lessons read, "samples/NN-name.eml".
 //
-//go:embed files/*.md
+//go:embed files/*.md files/samples/*.eml
 var files embed.FS
 
 // All parses the embedded lessons and returns them in course order.
