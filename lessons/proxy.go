@@ -452,9 +452,12 @@ func recordType(b byte) string {
 	return fmt.Sprintf("type %d", b)
 }
 
-// looksTLS reports whether b starts like a TLS record header.
+// looksTLS reports whether b starts like a TLS record header, as far as
+// it goes: a content type byte (a control byte no SMTP line starts with),
+// then major version 3 and a minor version up to 4.
 func looksTLS(b []byte) bool {
-	return len(b) >= 3 && b[0] >= 20 && b[0] <= 24 && b[1] == 3 && b[2] <= 4
+	return len(b) >= 1 && b[0] >= 20 && b[0] <= 24 &&
+		(len(b) < 2 || b[1] == 3) && (len(b) < 3 || b[2] <= 4)
 }
 
 // scan reads p and reports whether it is TLS, and the types of the records

@@ -107,7 +107,14 @@ func play(t *testing.T, l *Lesson, wrongAt int) (*Engine, string) {
 		t.Fatal(err)
 	}
 	defer lb.Close()
-	e, err := NewEngine(EngineConfig{Lesson: l, Lab: lb})
+	dialer, px, err := SessionDialer(l, lb, 10*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if px != nil {
+		defer px.Close()
+	}
+	e, err := NewEngine(EngineConfig{Lesson: l, Lab: lb, Proxy: px})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -127,7 +134,7 @@ func play(t *testing.T, l *Lesson, wrongAt int) (*Engine, string) {
 	var out syncBuffer
 	in := &stepReader{e: e, lines: lines, out: &out, l: l, strict: wrongAt < 0}
 	s, err := shell.New(shell.Config{Addr: lb.Addr, Name: "lab", EHLOName: "student.example", Timeout: 10 * time.Second,
-		NoExplain: true, Dialer: lb.Dialer(10 * time.Second), Observer: e})
+		NoExplain: true, Dialer: dialer, Observer: e})
 	if err != nil {
 		t.Fatal(err)
 	}

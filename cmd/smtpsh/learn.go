@@ -207,7 +207,15 @@ func runLesson(cmd *cobra.Command, l *lessons.Lesson, o learnOptions, prog *less
 		return fmt.Errorf("starting the lab: %w", err)
 	}
 	defer lb.Close()
-	ecfg := lessons.EngineConfig{Lesson: l, Renderer: r, Lab: lb}
+	// A lesson with proxy = true reaches the lab through a CONNECT proxy.
+	dialer, px, err := lessons.SessionDialer(l, lb, shell.DefaultTimeout)
+	if err != nil {
+		return err
+	}
+	if px != nil {
+		defer px.Close()
+	}
+	ecfg := lessons.EngineConfig{Lesson: l, Renderer: r, Lab: lb, Proxy: px}
 	if prog != nil {
 		ecfg.Progress = prog.Lessons[l.Name]
 		ecfg.OnProgress = func(p lessons.LessonProgress) {
@@ -227,7 +235,7 @@ func runLesson(cmd *cobra.Command, l *lessons.Lesson, o learnOptions, prog *less
 		Name:      "lab:" + port,
 		EHLOName:  defaultEHLOName(),
 		NoExplain: o.NoExplain,
-		Dialer:    lb.Dialer(shell.DefaultTimeout),
+		Dialer:    dialer,
 		Terminal:  r.Terminal(),
 		Renderer:  r,
 		Observer:  e,
