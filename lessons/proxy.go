@@ -391,7 +391,7 @@ func (p *Proxy) relay(t *Tunnel, up bool, dst net.Conn, src io.Reader) {
 		n, err := src.Read(buf)
 		if n > 0 {
 			b := buf[:n]
-			c := Chunk{Up: up, Size: n, Head: bytes.Clone(b[:min(n, maxProxyHead)])}
+			c := Chunk{Up: up, Size: n}
 			c.TLS, c.Records = scan.scan(b)
 			p.update(func() {
 				if up {
@@ -400,6 +400,7 @@ func (p *Proxy) relay(t *Tunnel, up bool, dst net.Conn, src io.Reader) {
 					t.Down += int64(n)
 				}
 				if len(t.Chunks) < maxProxyChunks {
+					c.Head = bytes.Clone(b[:min(n, maxProxyHead)])
 					t.Chunks = append(t.Chunks, c)
 				} else {
 					t.ChunksDropped++
