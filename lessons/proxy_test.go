@@ -91,21 +91,6 @@ func startProxy(t *testing.T, allow ...string) *Proxy {
 	return p
 }
 
-// roundTrip sends req to the proxy and returns everything it answers
-// until it closes.
-func roundTrip(t *testing.T, p *Proxy, req string) string {
-	t.Helper()
-	c, err := net.Dial("tcp", p.Addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	c.SetDeadline(time.Now().Add(5 * time.Second))
-	io.WriteString(c, req)
-	b, _ := io.ReadAll(c)
-	return string(b)
-}
-
 // lastTunnel waits until the proxy has recorded a closed tunnel and returns
 // the last one.
 func lastTunnel(t *testing.T, p *Proxy) Tunnel {
