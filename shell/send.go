@@ -121,7 +121,7 @@ func (s *Session) send(arg string) {
 		s.warn(":send sends in the current transaction: MAIL FROM and RCPT TO first (RFC 5321 §3.3); :compose opens one itself")
 		return
 	}
-	msg, err := ReadMessageFile(arg, MaxMessageFile)
+	msg, err := s.message(arg)
 	if err != nil {
 		s.warn("%s", render.Escape(err.Error()))
 		if !s.in.Interactive() {
@@ -130,6 +130,29 @@ func (s *Session) send(arg string) {
 		return
 	}
 	s.transmit(msg, "", nil, bdat)
+}
+
+// MessageSource is a LineReader that holds messages in memory: :send NAME
+// takes the message named NAME from it before it looks for a file, so
+// `smtpsh send` hands the shell the message it built without writing it to
+// disk.
+type MessageSource interface {
+	// Message returns the message called name, and whether there is one.
+	Message(name string) ([]byte, bool)
+}
+
+// message returns what :send sends for arg: the input's message of that
+// name, or else the file.
+func (s *Session) message(arg string) ([]byte, error) {
+	if ms, ok := s.in.(MessageSource); ok {
+		if msg, ok := ms.Message(arg); ok {
+			if len(msg) == 0 {
+				return nil, fmt.Errorf("message %s: empty", arg)
+			}
+			return msg, nil
+		}
+	}
+	return ReadMessageFile(arg, MaxMessageFile)
 }
 
 // readyToSend says whether a message may be sent now.

@@ -4,5 +4,5 @@ import "github.com/spf13/cobra"
 
 // subcommands lists smtpsh's commands; `completion` and `help` come from cobra.
 func subcommands() []*cobra.Command {
-	return []*cobra.Command{newExplainCmd(), newLabCmd(), newReplayCmd(), newCaptureCmd(), newLearnCmd(), newAuditCmd()}
+	return []*cobra.Command{newExplainCmd(), newLabCmd(), newReplayCmd(), newCaptureCmd(), newLearnCmd(), newSendCmd(), newAuditCmd()}
 }
