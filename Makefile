@@ -43,6 +43,7 @@ bench:
 	bash .ci/bench-lab.sh
 	bash .ci/bench-shell.sh
 	bash .ci/bench-dial.sh
+	bash .ci/bench-send.sh
 
 fuzz:
 	FUZZTIME=$(FUZZTIME) bash .ci/fuzz.sh
