@@ -3,7 +3,9 @@ package shell
 import (
 	"errors"
 	"fmt"
+	"net"
 	"os"
+	"strconv"
 	"strings"
 
 	"github.com/smtpsh/smtpsh/internal/render"
@@ -31,53 +33,120 @@ func (r *Readline) ReadPassword(prompt string) ([]byte, error) {
 }
 
 // saslClient is the client side of one AUTH exchange (RFC 4954 §4) that
-// :auth holds on the user's behalf. It knows the password and says, for
-// every line, what the server sees and what the user may see.
+// :auth holds on the user's behalf. It knows the password or token and
+// says, for every line, what the server sees and what the user may see.
 type saslClient struct {
-	mech        string // upper case: PLAIN, LOGIN, CRAM-MD5
-	user, pass  string
-	initial     bool // PLAIN's message went with the AUTH command
+	mech        string // upper case: PLAIN, LOGIN, CRAM-MD5, XOAUTH2, OAUTHBEARER, SCRAM-SHA-1, SCRAM-SHA-256
+	user, pass  string // pass is the bearer token for XOAUTH2 and OAUTHBEARER
+	host        string // OAUTHBEARER's host and port kvpairs (RFC 7628 §3.1)
+	port        int
+	initial     bool // the message went with the AUTH command
 	answers     int  // responses sent after 334 challenges
 	loginAnswer int  // LOGIN: 0 user name next, 1 password next
+	tokenSent   bool // XOAUTH2, OAUTHBEARER: the token went out
+	scram       *smtp.SCRAMClient
 }
 
-// newSASLClient checks the mechanism and user of ":auth MECH USER".
-func newSASLClient(mech, user, pass string) (*saslClient, error) {
+// saslMechanisms are the mechanisms :auth speaks, as the user types them.
+const saslMechanisms = "plain|login|cram-md5|scram-sha-1|scram-sha-256|xoauth2|oauthbearer|any"
+
+// tokenMech reports whether mech authenticates with an OAuth bearer token.
+func tokenMech(mech string) bool {
+	return mech == "XOAUTH2" || mech == "OAUTHBEARER"
+}
+
+// knownMech checks a mechanism name and returns it in upper case.
+func knownMech(mech string) (string, error) {
 	m := strings.ToUpper(mech)
 	switch m {
-	case "PLAIN", "LOGIN", "CRAM-MD5":
-	default:
-		return nil, fmt.Errorf("unknown mechanism %q: :auth speaks plain, login and cram-md5", mech)
+	case "PLAIN", "LOGIN", "CRAM-MD5", "XOAUTH2", "OAUTHBEARER", smtp.SCRAMSHA1, smtp.SCRAMSHA256:
+		return m, nil
+	}
+	return "", fmt.Errorf("unknown mechanism %q: :auth speaks %s", mech, strings.ReplaceAll(saslMechanisms, "|", ", "))
+}
+
+// newSASLClient checks the mechanism and user of ":auth MECH USER"; secret
+// is the password, or the token for XOAUTH2 and OAUTHBEARER.
+func newSASLClient(mech, user, secret string) (*saslClient, error) {
+	m, err := knownMech(mech)
+	if err != nil {
+		return nil, err
+	}
+	what := "password"
+	if tokenMech(m) {
+		what = "token"
 	}
 	if user == "" {
 		return nil, errors.New("no user name: :auth " + strings.ToLower(m) + " USER")
 	}
-	if strings.ContainsAny(user, "\x00\r\n") {
-		return nil, errors.New("the user name contains NUL, CR or LF")
+	if strings.ContainsAny(user, "\x00\x01\r\n") {
+		// ^A separates XOAUTH2's and OAUTHBEARER's fields.
+		return nil, errors.New("the user name contains NUL, ^A, CR or LF")
 	}
-	if pass == "" {
-		return nil, errors.New("empty password")
+	if secret == "" {
+		return nil, errors.New("empty " + what)
 	}
-	if strings.ContainsAny(pass, "\x00\r\n") {
-		// RFC 4616 §2: NUL separates PLAIN's fields; CR LF would end
-		// the line.
-		return nil, errors.New("the password contains NUL, CR or LF")
+	if strings.ContainsAny(secret, "\x00\x01\r\n") {
+		// RFC 4616 §2: NUL separates PLAIN's fields; ^A separates the
+		// OAuth kvpairs (RFC 7628 §3.1); CR LF would end the line.
+		return nil, errors.New("the " + what + " contains NUL, ^A, CR or LF")
 	}
-	return &saslClient{mech: m, user: user, pass: pass}, nil
+	c := &saslClient{mech: m, user: user, pass: secret}
+	if strings.HasPrefix(m, "SCRAM-") {
+		if c.scram, err = smtp.NewSCRAMClient(m, user, secret, ""); err != nil {
+			return nil, err
+		}
+	}
+	return c, nil
 }
 
-// start returns the AUTH command and the form of it that may be shown. PLAIN
-// sends its message as the initial response (RFC 4954 §4) only when
-// withSecret is true (the connection is encrypted, or the user accepted a
-// clear-text password): otherwise a server that refuses AUTH before TLS
-// (538, RFC 4954 §6) never sees the password. LOGIN (draft-murchison-sasl-
-// login-00 §2) and CRAM-MD5 (RFC 2195 §2) wait for the server's challenge.
-func (c *saslClient) start(withSecret bool) (line, shown string) {
-	if c.mech == "PLAIN" && withSecret {
-		c.initial = true
-		return "AUTH PLAIN " + smtp.EncodePlain("", c.user, c.pass), "AUTH PLAIN " + hiddenPassword
+// tokenMessage is the XOAUTH2 or OAUTHBEARER message with the token.
+func (c *saslClient) tokenMessage() string {
+	c.tokenSent = true
+	if c.mech == "XOAUTH2" {
+		return smtp.EncodeXOAUTH2(c.user, c.pass)
 	}
-	return "AUTH " + c.mech, "AUTH " + c.mech
+	return smtp.EncodeOAuthBearer(smtp.OAuthBearer{Authzid: c.user, Host: c.host, Port: c.port, Token: c.pass})
+}
+
+// start returns the AUTH command and the form of it that may be shown,
+// and notes on what it carries. PLAIN, XOAUTH2 and OAUTHBEARER send their
+// message as the initial response (RFC 4954 §4) only when withSecret is
+// true (the connection is encrypted, or the user accepted a clear-text
+// secret): otherwise a server that refuses AUTH before TLS (538, RFC 4954
+// §6) never sees it. SCRAM's client-first holds no secret and always goes
+// with AUTH (RFC 5802 §5). LOGIN (draft-murchison-sasl-login-00 §2) and
+// CRAM-MD5 (RFC 2195 §2) wait for the server's challenge.
+func (c *saslClient) start(withSecret bool) (line, shown string, notes []string, err error) {
+	switch {
+	case c.mech == "PLAIN" && withSecret:
+		c.initial = true
+		notes = append(notes, fmt.Sprintf("PLAIN: authzid \"\", user %q, password %s (RFC 4616 §2)", render.Escape(c.user), hiddenPassword))
+		return "AUTH PLAIN " + smtp.EncodePlain("", c.user, c.pass), "AUTH PLAIN " + hiddenPassword, notes, nil
+	case tokenMech(c.mech) && withSecret:
+		c.initial = true
+		notes = append(notes, c.tokenNote())
+		return "AUTH " + c.mech + " " + c.tokenMessage(), "AUTH " + c.mech + " " + hiddenPassword, notes, nil
+	case c.scram != nil:
+		c.initial = true
+		first, err := c.scram.Start()
+		if err != nil {
+			return "", "", nil, err
+		}
+		if d, derr := smtp.DescribeSCRAM(first); derr == nil {
+			notes = append(notes, d)
+		}
+		return "AUTH " + c.mech + " " + first, "AUTH " + c.mech + " " + first, notes, nil
+	}
+	return "AUTH " + c.mech, "AUTH " + c.mech, nil, nil
+}
+
+// tokenNote says what an XOAUTH2 or OAUTHBEARER message holds.
+func (c *saslClient) tokenNote() string {
+	if c.mech == "XOAUTH2" {
+		return fmt.Sprintf("XOAUTH2: user=%q ^A auth=Bearer %s ^A^A (Google's format; the token is replayable until it expires)", render.Escape(c.user), hiddenPassword)
+	}
+	return fmt.Sprintf("OAUTHBEARER: gs2 header \"n,a=%s,\", host=%q, port=%d, auth=Bearer %s (RFC 7628 §3.1; the token is replayable until it expires)", render.Escape(c.user), render.Escape(c.host), c.port, hiddenPassword)
 }
 
 // answer returns the response to a 334 challenge (its base64 text), the
@@ -90,10 +159,12 @@ func (c *saslClient) answer(challenge string) (resp, shown string, notes []strin
 		// asking is answered with "*", which cancels (RFC 4954 §4).
 		return "*", "*", []string{"the server keeps asking: cancelling with \"*\" (RFC 4954 §4)"}, nil
 	}
-	if b, derr := smtp.DecodeBase64Line(challenge); derr == nil {
-		notes = append(notes, fmt.Sprintf("challenge decodes to %q", render.Escape(string(b))))
-	} else if challenge != "" {
-		notes = append(notes, "challenge does not decode: "+render.Escape(derr.Error()))
+	if c.scram == nil {
+		if b, derr := smtp.DecodeBase64Line(challenge); derr == nil {
+			notes = append(notes, fmt.Sprintf("challenge decodes to %q", render.Escape(string(b))))
+		} else if challenge != "" {
+			notes = append(notes, "challenge does not decode: "+render.Escape(derr.Error()))
+		}
 	}
 	switch c.mech {
 	case "PLAIN":
@@ -129,43 +200,127 @@ func (c *saslClient) answer(challenge string) (resp, shown string, notes []strin
 		_, digest, _ := smtp.DecodeCRAMMD5(challenge, resp)
 		notes = append(notes, fmt.Sprintf("answer: %q and the HMAC-MD5 of the challenge keyed with the password, %s (the password itself is never sent, RFC 2195 §2)", render.Escape(c.user), digest))
 		return resp, resp, notes, nil
+	case "XOAUTH2", "OAUTHBEARER":
+		if !c.tokenSent && challenge == "" {
+			// An empty challenge asks for the message not sent with
+			// AUTH (RFC 4954 §4).
+			notes = append(notes, c.tokenNote())
+			return c.tokenMessage(), hiddenPassword, notes, nil
+		}
+		// RFC 7628 §3.2.2: a refused token gets a 334 with a JSON error;
+		// the client acknowledges it and the server then says 5xx.
+		if e, perr := smtp.ParseOAuthError(challenge); perr == nil {
+			notes = append(notes, oauthErrorNote(e))
+		}
+		if c.mech == "XOAUTH2" {
+			notes = append(notes, "answer: an empty line, as Google asks, to get the final reply")
+			return "", "", notes, nil
+		}
+		notes = append(notes, "answer: a single ^A (\"AQ==\"), RFC 7628 §3.2.3, to get the final reply")
+		return smtp.OAuthErrorAck, smtp.OAuthErrorAck, notes, nil
+	case smtp.SCRAMSHA1, smtp.SCRAMSHA256:
+		if d, derr := smtp.DescribeSCRAM(challenge); derr == nil {
+			notes = append(notes, d)
+		} else {
+			notes = append(notes, "challenge does not decode: "+render.Escape(derr.Error()))
+		}
+		resp, err = c.scram.Next(challenge)
+		if err != nil {
+			return "*", "*", notes, fmt.Errorf("cancelling: %w", err)
+		}
+		if resp == "" {
+			notes = append(notes, "the server's signature checks out: it knows the password too; answer: an empty line (RFC 4954 §4)")
+			return "", "", notes, nil
+		}
+		if d, derr := smtp.DescribeSCRAM(resp); derr == nil {
+			notes = append(notes, "answer: "+d)
+		}
+		return resp, resp, notes, nil
 	}
 	return "*", "*", notes, fmt.Errorf("mechanism %s", c.mech)
 }
 
+// oauthErrorNote explains an OAuth error challenge (RFC 7628 §3.2.2).
+func oauthErrorNote(e smtp.OAuthError) string {
+	n := fmt.Sprintf("the server refuses the token: status %q", render.Escape(e.Status))
+	if e.Scope != "" {
+		n += fmt.Sprintf(", scope needed %q", render.Escape(e.Scope))
+	}
+	if e.OpenIDConfiguration != "" {
+		n += fmt.Sprintf(", discovery at %s", render.Escape(e.OpenIDConfiguration))
+	}
+	switch e.Status {
+	case "invalid_token", "400", "401":
+		n += " (expired, revoked or for another account: get a new token)"
+	case "insufficient_scope":
+		n += " (the token lacks the mail scope: request it again with that scope)"
+	}
+	return n + " (RFC 7628 §3.2.2)"
+}
+
+// TokenEnv is the environment variable :auth xoauth2 and :auth oauthbearer
+// take the bearer token from before asking for it; :auth any uses the
+// token mechanisms when it is set.
+const TokenEnv = "SMTPSH_OAUTH_TOKEN"
+
 // readPassword asks for the password without echo on a terminal, or takes
 // it from $SMTPSH_PASSWORD in a script. Never from argv.
 func (s *Session) readPassword(user string) (string, error) {
-	if pr, ok := s.in.(passwordReader); ok && s.in.Interactive() {
-		b, err := pr.ReadPassword(fmt.Sprintf("password for %s: ", render.Escape(user)))
-		if err != nil {
-			return "", fmt.Errorf("reading the password: %w", err)
+	return s.readSecret("password", user, PasswordEnv)
+}
+
+// readToken takes the bearer token from $SMTPSH_OAUTH_TOKEN, or asks for
+// it without echo on a terminal. Never from argv.
+func (s *Session) readToken(user string) (string, error) {
+	if t, ok := os.LookupEnv(TokenEnv); ok && t != "" {
+		if len(t) > maxPassword*8 {
+			return "", fmt.Errorf("%s is longer than %d bytes", TokenEnv, maxPassword*8)
 		}
-		if len(b) > maxPassword {
-			return "", fmt.Errorf("password longer than %d bytes", maxPassword)
+		return t, nil
+	}
+	return s.readSecret("token", user, TokenEnv)
+}
+
+// readSecret reads a password or token without echo on a terminal, or from
+// the environment variable env in a script.
+func (s *Session) readSecret(what, user, env string) (string, error) {
+	limit := maxPassword
+	if what == "token" {
+		limit *= 8 // JWT access tokens run to a few kilobytes
+	}
+	if pr, ok := s.in.(passwordReader); ok && s.in.Interactive() {
+		b, err := pr.ReadPassword(fmt.Sprintf("%s for %s: ", what, render.Escape(user)))
+		if err != nil {
+			return "", fmt.Errorf("reading the %s: %w", what, err)
+		}
+		if len(b) > limit {
+			return "", fmt.Errorf("%s longer than %d bytes", what, limit)
 		}
 		return string(b), nil
 	}
-	p, ok := os.LookupEnv(PasswordEnv)
+	p, ok := os.LookupEnv(env)
 	if !ok || p == "" {
-		return "", fmt.Errorf("no password: in a script, set %s (a password is never taken from the command line)", PasswordEnv)
+		return "", fmt.Errorf("no %s: in a script, set %s (a %s is never taken from the command line)", what, env, what)
 	}
-	if len(p) > maxPassword {
-		return "", fmt.Errorf("%s is longer than %d bytes", PasswordEnv, maxPassword)
+	if len(p) > limit {
+		return "", fmt.Errorf("%s is longer than %d bytes", env, limit)
 	}
 	return p, nil
 }
 
-// auth is ":auth plain|login|cram-md5 USER".
+// auth is ":auth MECH USER" and ":auth any USER [force]".
 func (s *Session) auth(arg string) {
 	f := strings.Fields(arg)
-	if len(f) != 2 {
-		s.warn(":auth plain|login|cram-md5 USER (the password is asked for, or taken from %s in a script)", PasswordEnv)
+	force := len(f) == 3 && strings.EqualFold(f[0], "any") && strings.EqualFold(f[2], "force")
+	if len(f) != 2 && !force {
+		s.warn(":auth %s USER (the password or token is asked for, or taken from %s / %s in a script); :auth any USER [force]", saslMechanisms, PasswordEnv, TokenEnv)
 		return
 	}
-	if _, err := newSASLClient(f[0], f[1], "x"); err != nil {
-		s.warn("%s", render.Escape(err.Error()))
-		return
+	if !strings.EqualFold(f[0], "any") {
+		if _, err := newSASLClient(f[0], f[1], "x"); err != nil {
+			s.warn("%s", render.Escape(err.Error()))
+			return
+		}
 	}
 	s.mu.Lock()
 	phase, tls, authed, ehlo, caps := s.st.phase, s.st.tls, s.st.authed, s.st.ehlo, s.st.caps
@@ -183,7 +338,27 @@ func (s *Session) auth(arg string) {
 	case authed:
 		s.warn("already authenticated: RFC 4954 §4 allows one successful AUTH per session (expect 503)")
 	}
-	pass, err := s.readPassword(f[1])
+	mech := strings.ToUpper(f[0])
+	if mech == "ANY" {
+		_, hasToken := os.LookupEnv(TokenEnv)
+		m, why, err := smtp.ChooseMechanism(caps.AuthMechanisms(), smtp.ChooseOptions{TLS: tls, Token: hasToken && os.Getenv(TokenEnv) != "", Force: force})
+		if err != nil {
+			s.warn(":auth any: %s", render.Escape(err.Error()))
+			if !ehlo {
+				s.note("send EHLO first: the mechanisms are in its AUTH line (RFC 4954 §3)")
+			}
+			return
+		}
+		s.note("choosing %s: %s", m, why)
+		mech = m
+	}
+	var secret string
+	var err error
+	if tokenMech(mech) {
+		secret, err = s.readToken(f[1])
+	} else {
+		secret, err = s.readPassword(f[1])
+	}
 	if err != nil {
 		s.warn("%s", render.Escape(err.Error()))
 		if !s.in.Interactive() {
@@ -191,11 +366,12 @@ func (s *Session) auth(arg string) {
 		}
 		return
 	}
-	c, err := newSASLClient(f[0], f[1], pass)
+	c, err := newSASLClient(mech, f[1], secret)
 	if err != nil {
 		s.warn("%s", render.Escape(err.Error()))
 		return
 	}
+	c.host, c.port = splitHostPort(s.cfg.Addr)
 	switch {
 	case !ehlo:
 		s.warn("AUTH is an extension: send EHLO first (RFC 4954 §3); expect 503")
@@ -204,14 +380,37 @@ func (s *Session) auth(arg string) {
 	case !advertises(caps.AuthMechanisms(), c.mech):
 		s.warn("%s is not among the advertised mechanisms (%s)", c.mech, strings.Join(caps.AuthMechanisms(), " "))
 	}
-	// The password goes with the AUTH command only where the server said
+	// The secret goes with the AUTH command only where the server said
 	// it takes it: on TLS, or when it advertised the mechanism on this
 	// plain connection. Otherwise a 538 (RFC 4954 §6) costs no secret.
 	withSecret := tls || ehlo && advertises(caps.AuthMechanisms(), c.mech)
 	if !tls {
-		s.note("no TLS: the password would cross the network in clear text (base64 is an encoding, not encryption); a server that keeps AUTH for encrypted connections answers 538 5.7.11 (RFC 4954 §6)")
+		switch {
+		case c.scram != nil:
+			s.note("no TLS: SCRAM sends neither the password nor anything replayable, but the rest of the session is readable; a server that keeps AUTH for encrypted connections answers 538 5.7.11 (RFC 4954 §6)")
+		case c.mech == "CRAM-MD5":
+			s.note("no TLS: CRAM-MD5 sends no password, but its HMAC can be cracked offline; a server that keeps AUTH for encrypted connections answers 538 5.7.11 (RFC 4954 §6)")
+		case tokenMech(c.mech):
+			s.note("no TLS: the bearer token would cross the network in clear text and work for anyone until it expires; a server that keeps AUTH for encrypted connections answers 538 5.7.11 (RFC 4954 §6)")
+		default:
+			s.note("no TLS: the password would cross the network in clear text (base64 is an encoding, not encryption); a server that keeps AUTH for encrypted connections answers 538 5.7.11 (RFC 4954 §6)")
+		}
 	}
 	s.run(s.saslSteps(c, withSecret))
+}
+
+// splitHostPort returns the host and port of "host:port" for OAUTHBEARER's
+// kvpairs; "" and 0 when addr is not of that form (a Unix socket).
+func splitHostPort(addr string) (string, int) {
+	h, p, err := net.SplitHostPort(addr)
+	if err != nil {
+		return "", 0
+	}
+	n, err := strconv.Atoi(p)
+	if err != nil {
+		return h, 0
+	}
+	return h, n
 }
 
 // saslSteps returns the steps of an AUTH exchange: the AUTH command, then
@@ -237,12 +436,16 @@ func (s *Session) saslSteps(c *saslClient, withSecret bool) step {
 		return answer
 	}
 	return func() step {
-		line, shown := c.start(withSecret)
-		if c.initial {
-			s.note("PLAIN: authzid \"\", user %q, password %s (RFC 4616 §2)", render.Escape(c.user), hiddenPassword)
+		line, shown, notes, err := c.start(withSecret)
+		if err != nil {
+			s.warn("%s", render.Escape(err.Error()))
+			return nil
+		}
+		for _, n := range notes {
+			s.note("%s", n)
 		}
 		s.saslMech = c.mech
-		if !s.sendSecret(line, shown, smtp.AUTH) || c.initial {
+		if !s.sendSecret(line, shown, smtp.AUTH) || c.initial && c.mech == "PLAIN" {
 			return nil
 		}
 		return answer

@@ -82,7 +82,7 @@ func TestAuthLab(t *testing.T) {
 		{
 			name:  "missing user",
 			lines: []string{"EHLO client.example", ":auth plain"},
-			want:  []string{":auth plain|login|cram-md5 USER"},
+			want:  []string{":auth plain|login|cram-md5|scram-sha-1|scram-sha-256|xoauth2|oauthbearer|any USER"},
 		},
 	}
 	for _, tc := range tests {
@@ -225,6 +225,8 @@ func TestSASLClientStart(t *testing.T) {
 		{"PLAIN without TLS waits for 334", "plain", false, "AUTH PLAIN", "AUTH PLAIN"},
 		{"LOGIN waits for its prompts", "login", true, "AUTH LOGIN", "AUTH LOGIN"},
 		{"CRAM-MD5 has no initial response (RFC 2195 §2)", "cram-md5", true, "AUTH CRAM-MD5", "AUTH CRAM-MD5"},
+		{"XOAUTH2 with its initial response, token hidden", "xoauth2", true, "AUTH XOAUTH2 dXNlcj1hbGljZQFhdXRoPUJlYXJlciB3b25kZXJsYW5kAQE=", "AUTH XOAUTH2 ********"},
+		{"OAUTHBEARER without TLS waits for 334", "oauthbearer", false, "AUTH OAUTHBEARER", "AUTH OAUTHBEARER"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -232,7 +234,10 @@ func TestSASLClientStart(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			line, shown := c.start(tc.withSecret)
+			line, shown, _, err := c.start(tc.withSecret)
+			if err != nil {
+				t.Fatal(err)
+			}
 			if line != tc.line || shown != tc.shown {
 				t.Errorf("start = %q, %q; want %q, %q", line, shown, tc.line, tc.shown)
 			}
@@ -242,7 +247,9 @@ func TestSASLClientStart(t *testing.T) {
 
 func TestNewSASLClientRejects(t *testing.T) {
 	tests := []struct{ name, mech, user, pass, want string }{
-		{"unknown mechanism", "xoauth2", "a", "p", "unknown mechanism"},
+		{"unknown mechanism", "digest-md5", "a", "p", "unknown mechanism"},
+		{"^A in an XOAUTH2 token (its field separator)", "xoauth2", "a", "t\x01auth=Bearer x", "^A"},
+		{"empty token", "oauthbearer", "a", "", "empty token"},
 		{"empty user", "plain", "", "p", "no user name"},
 		{"CR LF in the user", "login", "a\r\nQUIT", "p", "CR or LF"},
 		{"NUL in the password (RFC 4616 §2)", "plain", "a", "p\x00q", "NUL"},

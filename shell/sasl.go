@@ -61,6 +61,33 @@ func saslNote(mech, challenge, resp string, initial bool) string {
 			return "does not decode as CRAM-MD5: " + render.Escape(err.Error())
 		}
 		return fmt.Sprintf("CRAM-MD5: user %q, HMAC-MD5 digest %s (the password itself is never sent)", render.Escape(user), render.Escape(digest))
+	case "XOAUTH2":
+		if !initial && resp == "" {
+			return "an empty response acknowledges the error and asks for the final reply"
+		}
+		user, _, err := smtp.DecodeXOAUTH2(resp)
+		if err != nil {
+			return "does not decode as XOAUTH2: " + render.Escape(err.Error())
+		}
+		return fmt.Sprintf("XOAUTH2: user %q, bearer token %s (replayable until it expires)", render.Escape(user), hiddenPassword)
+	case "OAUTHBEARER": // RFC 7628 §3.1
+		if resp == smtp.OAuthErrorAck && !initial {
+			return "^A acknowledges the server's error and asks for the final reply (RFC 7628 §3.2.3)"
+		}
+		m, err := smtp.DecodeOAuthBearer(resp)
+		if err != nil {
+			return "does not decode as OAUTHBEARER: " + render.Escape(err.Error())
+		}
+		return fmt.Sprintf("OAUTHBEARER: authzid %q, host %q, port %d, bearer token %s (replayable until it expires)", render.Escape(m.Authzid), render.Escape(m.Host), m.Port, hiddenPassword)
+	case smtp.SCRAMSHA1, smtp.SCRAMSHA256: // RFC 5802 §7
+		if !initial && resp == "" {
+			return "an empty response acknowledges the server-final message (RFC 4954 §4)"
+		}
+		d, err := smtp.DescribeSCRAM(resp)
+		if err != nil {
+			return "does not decode as SCRAM: " + render.Escape(err.Error())
+		}
+		return render.Escape(d)
 	}
 	return ""
 }

@@ -167,7 +167,11 @@ func TestSASLNote(t *testing.T) {
 		{"cram-md5-initial", "CRAM-MD5", "", "dGlt", true, "no initial response"},
 		{"cancel", "LOGIN", "VXNlcm5hbWU6", "*", false, "cancels the AUTH exchange"},
 		{"empty-initial", "PLAIN", "", "=", true, "empty initial response"},
-		{"unknown-mechanism", "XOAUTH2", "", "dXNlcj0=", true, ""},
+		{"unknown-mechanism", "GSSAPI", "", "dXNlcj0=", true, ""},
+		{"xoauth2 initial, token hidden", "XOAUTH2", "", "dXNlcj1hbGljZQFhdXRoPUJlYXJlciB3b25kZXJsYW5kAQE=", true, `XOAUTH2: user "alice", bearer token ********`},
+		{"xoauth2 truncated", "XOAUTH2", "", "dXNlcj0=", true, "does not end with ^A^A"},
+		{"oauthbearer ack", "OAUTHBEARER", "eyJzdGF0dXMiOiJpbnZhbGlkX3Rva2VuIn0=", "AQ==", false, "RFC 7628 §3.2.3"},
+		{"scram client-first", "SCRAM-SHA-256", "", "biwsbj11c2VyLHI9ck9wck5HZndFYmVSV2diTkVrcU8=", true, `user "user", client nonce "rOprNGfwEbeRWgbNEkqO"`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

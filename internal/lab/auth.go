@@ -13,7 +13,8 @@ import (
 )
 
 // auth answers AUTH (RFC 4954) with PLAIN (RFC 4616), LOGIN
-// (draft-murchison-sasl-login) and CRAM-MD5 (RFC 2195).
+// (draft-murchison-sasl-login), CRAM-MD5 (RFC 2195), XOAUTH2 (Google's
+// format), OAUTHBEARER (RFC 7628) and SCRAM-SHA-1/-256 (RFC 5802, 7677).
 func (s *session) auth(cmd *smtp.Command) {
 	switch {
 	case len(s.p.Auth.Mechanisms) == 0 || !s.p.hasExtension("AUTH") || !s.esmtp && s.helo != "":
@@ -61,6 +62,10 @@ func (s *session) auth(cmd *smtp.Command) {
 			return
 		}
 		user, ok, err = s.authCRAMMD5()
+	case "XOAUTH2", "OAUTHBEARER":
+		user, ok, err = s.authOAuth(cmd.Mechanism, cmd.InitialResponse)
+	case "SCRAM-SHA-1", "SCRAM-SHA-256":
+		user, ok, err = s.authSCRAM(cmd.Mechanism, cmd.InitialResponse)
 	}
 	var se *smtp.SyntaxError
 	switch {

@@ -290,7 +290,7 @@ func TestPeerSwaks(t *testing.T) {
 			},
 			stored: map[string]int{"alice": 1}},
 		{name: "hardened/CRAM-MD5 not offered", profile: "hardened", to: "alice@lab.smtpsh.test",
-			runs: []swaksRun{{args: auth("CRAM-MD5"), exit: 28, want: []string{"<~  250-AUTH PLAIN LOGIN\n"}}}},
+			runs: []swaksRun{{args: auth("CRAM-MD5"), exit: 28, want: []string{"<~  250-AUTH SCRAM-SHA-256 SCRAM-SHA-1 OAUTHBEARER XOAUTH2 PLAIN LOGIN\n"}}}},
 		// An RFC 821 server: swaks falls back to HELO after EHLO's 500, as
 		// RFC 5321 §4.1.4 tells clients to, and the replies carry no
 		// enhanced codes.

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"maps"
 	"os"
 	"path"
 	"slices"
@@ -119,6 +120,10 @@ type AuthSettings struct {
 	// Required makes MAIL before a successful AUTH a 530 5.7.0
 	// (RFC 4954 §6).
 	Required bool `toml:"required"`
+	// Tokens maps a user to the OAuth bearer token XOAUTH2 and
+	// OAUTHBEARER accept for it (RFC 7628); the lab has no
+	// authorization server, so tokens are fixed strings.
+	Tokens map[string]string `toml:"tokens"`
 }
 
 // PolicySettings are the answers that make a server leak or relay.
@@ -305,6 +310,7 @@ func (p *Profile) clone() *Profile {
 	c.LocalDomains = slices.Clone(p.LocalDomains)
 	c.SMTP.Extensions = slices.Clone(p.SMTP.Extensions)
 	c.Auth.Mechanisms = slices.Clone(p.Auth.Mechanisms)
+	c.Auth.Tokens = maps.Clone(p.Auth.Tokens)
 	c.Users = make(map[string]string, len(p.Users))
 	for k, v := range p.Users {
 		c.Users[k] = v
@@ -324,7 +330,7 @@ func (p *Profile) clone() *Profile {
 var knownExtensions = []string{"PIPELINING", "SIZE", "VRFY", "ETRN", "STARTTLS", "AUTH", "ENHANCEDSTATUSCODES", "8BITMIME", "BINARYMIME", "DSN", "SMTPUTF8", "CHUNKING", "HELP", "EXPN"}
 
 // knownMechanisms are the SASL mechanisms the lab implements.
-var knownMechanisms = []string{"PLAIN", "LOGIN", "CRAM-MD5"}
+var knownMechanisms = []string{"PLAIN", "LOGIN", "CRAM-MD5", "XOAUTH2", "OAUTHBEARER", "SCRAM-SHA-1", "SCRAM-SHA-256"}
 
 // validate checks the knobs' values and the directory's consistency.
 func (p *Profile) validate() error {
