@@ -32,6 +32,9 @@ type Exchange struct {
 	// Phase is the phase the exchange belongs to.
 	Phase Phase `json:"-"`
 	done  bool
+	// client: a client line, not the greeting or a reply nobody asked
+	// for.
+	client bool
 }
 
 // Exchanges pairs each client line of events with the reply it got, in
@@ -55,7 +58,11 @@ func Exchanges(events []transcripts.Event) []Exchange {
 			case sasl(xs):
 				verb = smtp.AUTH // a response to a 334 (RFC 4954 §4)
 			}
-			xs = append(xs, Exchange{Command: e.Text, Verb: verb, Phase: phaseOf(verb)})
+			phase := phaseOf(verb)
+			if verb == "" {
+				phase = PhaseNone // an empty line is no greeting
+			}
+			xs = append(xs, Exchange{Command: e.Text, Verb: verb, Phase: phase, client: true})
 		case transcripts.Server:
 			for next < len(xs) && xs[next].done {
 				next++
