@@ -5,7 +5,6 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"io"
 	"mime"
@@ -422,6 +421,3 @@ func isASCII(s string) bool {
 	}
 	return true
 }
-
-// errNoRecipients is the usage error of a session that needs recipients.
-var errNoRecipients = errors.New("no recipient: --to, --cc or --bcc (repeatable, comma lists)")
