@@ -472,7 +472,7 @@ func (c *conn) close(reason string) {
 // clients to wait before retrying) and opens a new connection.
 func (a *Auditor) reconnect(ctx context.Context, tries *int, why error) (*conn, error) {
 	if *tries >= a.cfg.MaxReconnects {
-		return nil, fmt.Errorf("gave up after %d reconnection(s): %w", *tries, why)
+		return nil, fmt.Errorf("gave up after %d reconnection(s): %v", *tries, why)
 	}
 	*tries++
 	a.print(render.Warning(a.cfg.Terminal, fmt.Sprintf("! %v; reconnecting in %v", why, a.backoff)))
