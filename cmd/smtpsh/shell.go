@@ -45,6 +45,11 @@ type shellOptions struct {
 	ClientKey  string
 	TLSMin     string
 	ProxyProto string
+	// LMTP speaks LMTP (RFC 2033): LHLO, one reply per recipient after
+	// the end of data.
+	LMTP bool
+	// Pipe is a command to speak SMTP to on its stdin/stdout.
+	Pipe string
 }
 
 // shellHelp documents the shell's input modes and exit statuses; it is
@@ -53,7 +58,9 @@ const shellHelp = `
 
 The shell: smtpsh [flags] [host[:port]] connects to host (port 25 by default)
 and sends what you type, explaining every reply. With no host it starts the
-practice lab in-process on a loopback port and connects to it.
+practice lab in-process on a loopback port and connects to it. The host may
+be a Unix socket, unix:/path/to/socket (LMTP servers listen on them: add
+--lmtp), and --pipe 'COMMAND' speaks to a local program instead.
 
 Lines come from the terminal (readline, Tab completion, history), from -c
 (repeatable), from --script FILE, or from a stdin that is not a terminal.
@@ -92,6 +99,8 @@ func addShellFlags(cmd *cobra.Command, o *shellOptions) {
 	f.StringVar(&o.ClientKey, "client-key", "", "the private key (PEM) for --client-cert")
 	f.StringVar(&o.TLSMin, "tls-min", "", `lowest TLS version to accept: "1.2" (the default) or "1.3"`)
 	f.StringVar(&o.ProxyProto, "proxy-protocol", "", `send an HAProxy PROXY protocol header first: "v1" or "v2" (what swaks' --proxy does)`)
+	f.BoolVar(&o.LMTP, "lmtp", false, "speak LMTP (RFC 2033): LHLO instead of EHLO, one reply per accepted recipient after the final dot; targets are often unix:/path sockets")
+	f.StringVar(&o.Pipe, "pipe", "", `speak SMTP to COMMAND's standard input and output instead of connecting, e.g. --pipe '/usr/sbin/sendmail -bs'`)
 	f.BoolVarP(&o.IPv4, "ipv4", "4", false, "connect over IPv4 only")
 	f.BoolVarP(&o.IPv6, "ipv6", "6", false, "connect over IPv6 only")
 	if !strings.Contains(cmd.Long, "Exit status:") {
@@ -138,17 +147,27 @@ func runShell(cmd *cobra.Command, args []string, o *shellOptions) error {
 		StartTLS:  o.StartTLS,
 		Terminal:  render.Detect(out, os.Getenv),
 	}
+	if o.Pipe != "" && len(args) == 0 {
+		// The program is the server: no lab, no host.
+		args = []string{"pipe"}
+	}
 	if len(args) > 0 {
 		addr, err := targetAddr(args[0])
+		if o.Pipe != "" {
+			addr, err = "pipe:"+o.Pipe, nil
+		}
 		if err != nil {
 			return err
 		}
 		cfg.Addr = addr
-		d, err := transportDialer(o, addr)
+		d, err := shellDialer(o, addr)
 		if err != nil {
 			return err
 		}
 		cfg.Dialer = d
+		if o.LMTP {
+			fmt.Fprintln(out, "smtpsh: LMTP (RFC 2033): greet with LHLO; after the final dot each accepted RCPT gets its own reply, in RCPT order (§4.2)")
+		}
 	} else {
 		l, err := startShellLab()
 		if err != nil {
@@ -272,11 +291,36 @@ func transportDialer(o *shellOptions, addr string) (*shell.TransportDialer, erro
 	}}, nil
 }
 
+// shellDialer is transportDialer's dialer, or one that also reaches Unix
+// sockets and piped programs (internal/dial's Dialer) for --pipe and
+// unix:/path targets.
+func shellDialer(o *shellOptions, addr string) (shell.Dialer, error) {
+	td, err := transportDialer(o, addr)
+	if err != nil {
+		return nil, err
+	}
+	if o.Pipe == "" && !dial.IsUnix(addr) {
+		return td, nil
+	}
+	if o.Proxy != "" || o.ProxyProto != "" {
+		return nil, errors.New("--proxy and --proxy-protocol do not apply to --pipe or a unix: socket")
+	}
+	td.Options.Proxy = "" // $SMTPSH_PROXY and $ALL_PROXY are for the network
+	return &dial.Dialer{Options: td.Options, Pipe: o.Pipe}, nil
+}
+
 // targetAddr turns "host", "host:port", "[v6]:port" or a bare IPv6 address
-// into "host:port", port 25 by default (RFC 5321 §4.5.4.2).
+// into "host:port", port 25 by default (RFC 5321 §4.5.4.2), and keeps
+// "unix:/path" (a Unix socket) as it is.
 func targetAddr(arg string) (string, error) {
 	if arg == "" {
 		return "", errors.New("empty host")
+	}
+	if dial.IsUnix(arg) {
+		if !strings.HasPrefix(arg, dial.UnixPrefix+"/") && !strings.HasPrefix(arg, dial.UnixPrefix+".") {
+			return "", fmt.Errorf("%q: want unix:/absolute/path or unix:./relative/path", arg)
+		}
+		return arg, nil
 	}
 	if host, port, err := net.SplitHostPort(arg); err == nil {
 		if n, err := strconv.ParseUint(port, 10, 16); host == "" || err != nil || n == 0 || strings.ContainsAny(host, "/ ") {
