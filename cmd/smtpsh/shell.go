@@ -18,6 +18,7 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
+	"github.com/smtpsh/smtpsh/internal/config"
 	"github.com/smtpsh/smtpsh/internal/dial"
 	"github.com/smtpsh/smtpsh/internal/lab/selfsigned"
 	"github.com/smtpsh/smtpsh/internal/render"
@@ -124,10 +125,14 @@ func runShell(cmd *cobra.Command, args []string, o *shellOptions) error {
 	if len(o.Commands) > 0 && o.Script != "" {
 		return errors.New("-c and --script do not go together: put the lines in the script")
 	}
+	out := cmd.OutOrStdout()
+	args, err := applyConfig(cmd, args, out)
+	if err != nil {
+		return err
+	}
 	if o.StartTLS && o.TLS {
 		return errors.New("--tls and --starttls do not go together: implicit TLS is already encrypted from the start")
 	}
-	out := cmd.OutOrStdout()
 	ctx := cmd.Context()
 	if ctx == nil {
 		ctx = context.Background()
@@ -289,6 +294,43 @@ func transportDialer(o *shellOptions, addr string) (*shell.TransportDialer, erro
 		},
 		ProxyProtocol: o.ProxyProto,
 	}}, nil
+}
+
+// applyConfig applies the configuration file's [defaults] to the flags the
+// command line did not set and, for an "@NAME" argument, the target's
+// flags, returning the arguments with @NAME replaced by its server. The
+// target's password_env and token_env fill $SMTPSH_PASSWORD and
+// $SMTPSH_OAUTH_TOKEN for :auth when those are unset.
+func applyConfig(cmd *cobra.Command, args []string, out io.Writer) ([]string, error) {
+	c, err := config.Load(os.Getenv)
+	if err != nil {
+		return nil, fmt.Errorf("configuration: %w", err)
+	}
+	if err := config.ApplyFlags(cmd.Flags(), "defaults", c.Defaults); err != nil {
+		return nil, fmt.Errorf("%s: %w", c.Path, err)
+	}
+	if len(args) == 0 || !strings.HasPrefix(args[0], "@") {
+		return args, nil
+	}
+	t, err := c.Target(args[0])
+	if err != nil {
+		return nil, err
+	}
+	if err := config.ApplyFlags(cmd.Flags(), "targets."+t.Name, t.Flags); err != nil {
+		return nil, fmt.Errorf("%s: %w", c.Path, err)
+	}
+	for env, token := range map[string]bool{shell.PasswordEnv: false, shell.TokenEnv: true} {
+		if os.Getenv(env) == "" {
+			if v := t.Secret(os.Getenv, token); v != "" {
+				os.Setenv(env, v)
+			}
+		}
+	}
+	fmt.Fprintf(out, "smtpsh: target @%s is %s (from %s)\n", t.Name, t.Server, c.Path)
+	if t.User != "" && t.Auth != "" {
+		fmt.Fprintf(out, "smtpsh: after EHLO, authenticate with :auth %s %s\n", t.Auth, t.User)
+	}
+	return append([]string{t.Server}, args[1:]...), nil
 }
 
 // shellDialer is transportDialer's dialer, or one that also reaches Unix
