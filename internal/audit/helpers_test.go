@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"net"
+	"os"
 	"testing"
 	"time"
 
@@ -64,3 +65,5 @@ func newAuditor(t testing.TB, addr string, edit func(*Config)) (*Auditor, *bytes
 // alice and bob, aliases root, admin and postmaster, list team) and two
 // names it does not have.
 var labUsers = []string{"alice", "bob", "root", "admin", "postmaster", "team", "mallory", "nosuchuser"}
+
+func writeFile(name, text string) error { return os.WriteFile(name, []byte(text), 0o600) }
