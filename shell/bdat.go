@@ -75,7 +75,7 @@ func (s *Session) sendChunkLine(line string) {
 	s.st.chunkLeft = left
 	s.mu.Unlock()
 	if left == 0 {
-		s.pending = append(s.pending, pending{verb: smtp.BDAT, line: cmd, sent: at})
+		s.expectEndOfData(smtp.BDAT, cmd, at)
 	}
 }
 

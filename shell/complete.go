@@ -254,7 +254,7 @@ func (s *Session) metaArgSuffixes(name, arg string, st *state) ([]string, int) {
 // authMechCompletions lists the mechanisms :auth speaks, the advertised
 // ones first (RFC 4954 §3), in lower case as :help shows them.
 func authMechCompletions(st *state) []string {
-	spoken := []string{"plain", "login", "cram-md5"}
+	spoken := strings.Split(saslMechanisms, "|")
 	if !st.ehlo {
 		return spoken
 	}

@@ -8,6 +8,7 @@ import (
 	"github.com/smtpsh/smtpsh/internal/dial"
 	"github.com/smtpsh/smtpsh/internal/explain"
 	"github.com/smtpsh/smtpsh/internal/render"
+	"github.com/smtpsh/smtpsh/internal/smtp"
 	"github.com/smtpsh/smtpsh/transcripts"
 )
 
@@ -26,12 +27,14 @@ func MetaCommands() []MetaCommand {
 		{":help", "", "this list"},
 		{":explain", "[CODE]", "the long explanation of the last reply, or of a code such as 550 or 5.7.1"},
 		{":info", "", "the connection, phase and the server's capabilities"},
-		{":auth", "plain|login|cram-md5 USER", "authenticate (RFC 4954): asks the password (in a script, $" + PasswordEnv + "), shows each step decoded"},
+		{":auth", saslMechanisms + " USER", "authenticate (RFC 4954): asks the password (in a script, $" + PasswordEnv + "), shows each step decoded"},
 		{":compose", "[--bdat]", "ask From, To, Subject and the body, and send the message (MAIL, RCPT, DATA)"},
 		{":send", "[--bdat] FILE", "send a message file in the current transaction, with DATA or, with --bdat, BDAT"},
 		{":save", "FILE", "write the transcript so far to FILE (secrets redacted)"},
 		{":pipeline", "", "type several commands, then an empty line: sent in one write (RFC 2920), each reply shown with its command"},
 		{":raw", "on|off", "show the bytes sent and received, CR LF visible, other control bytes in hex"},
+		{":xclient", "NAME=value ...", "Postfix XCLIENT: act for another client (ADDR= NAME= HELO= PROTO= LOGIN= ...), values xtext-encoded; EHLO again after its 220"},
+		{":xforward", "NAME=value ...", "Postfix XFORWARD: tell the server the original client's details (ADDR= NAME= HELO= PROTO= IDENT= SOURCE=)"},
 		{":reconnect", "", "QUIT this connection if it is open and connect again: a new session, the same transcript"},
 		{":quit", "", "send QUIT and leave (Ctrl-D does the same)"},
 	}
@@ -70,6 +73,10 @@ func (s *Session) meta(line string) error {
 		s.startPipeline(arg)
 	case ":reconnect":
 		s.reconnect()
+	case ":xclient":
+		s.xcommand(smtp.XCLIENT, arg)
+	case ":xforward":
+		s.xcommand(smtp.XFORWARD, arg)
 	default:
 		s.warn("unknown meta-command %s: :help lists them", render.Escape(name))
 	}

@@ -64,12 +64,18 @@ func legalVerbs(p Phase, st *state) []smtp.Verb {
 	switch p {
 	case PhaseConnect, PhaseHelo:
 		vs = []smtp.Verb{smtp.EHLO, smtp.HELO}
+		if st.lmtp {
+			vs = []smtp.Verb{smtp.LHLO} // RFC 2033 §4.1: LMTP has no HELO or EHLO
+		}
 	case PhaseMail:
 		vs = []smtp.Verb{smtp.MAIL}
 		vs = ext(vs, smtp.STARTTLS, "STARTTLS", !st.tls)
 		vs = ext(vs, smtp.AUTH, "AUTH", !st.authed)
 		vs = append(vs, smtp.VRFY, smtp.EXPN)
 		vs = ext(vs, smtp.ETRN, "ETRN", true)
+		// Postfix XCLIENT_README, XFORWARD_README: outside a transaction.
+		vs = ext(vs, smtp.XCLIENT, "XCLIENT", true)
+		vs = ext(vs, smtp.XFORWARD, "XFORWARD", true)
 		vs = append(vs, smtp.EHLO, smtp.HELO)
 	case PhaseRcpt:
 		vs = []smtp.Verb{smtp.RCPT}

@@ -18,6 +18,9 @@ func (s *Session) handleReply(rr replyResult) {
 	if len(s.pending) > 0 && s.pending[0].group > 0 {
 		s.note("%s", groupHeader(s.pending[0]))
 	}
+	if len(s.pending) > 0 && s.pending[0].rcpt != "" {
+		s.note("for <%s>:", render.Escape(s.pending[0].rcpt))
+	}
 	if rr.r != nil {
 		for _, l := range rr.r.Raw() {
 			s.tr.AddServer(rr.at, l)
@@ -142,6 +145,9 @@ func (s *Session) advance(r *smtp.Reply, p pending) {
 	case smtp.RCPT:
 		if r.Positive() && (st.phase == PhaseRcpt || st.phase == PhaseRcptData) {
 			st.phase = PhaseRcptData
+			if cmd, err := (smtp.ParseOptions{}).ParseCommand(p.line); err == nil && len(st.rcpts) < maxTrackedRcpts {
+				st.rcpts = append(st.rcpts, cmd.Path.Mailbox.String())
+			}
 		}
 	case smtp.DATA:
 		switch {
@@ -191,10 +197,20 @@ func (s *Session) advance(r *smtp.Reply, p pending) {
 			// --starttls asked for TLS and the server said no.
 			s.autoEHLO, s.autoTLSRefused = false, true
 		}
+	case smtp.XCLIENT:
+		if r.Code == 220 {
+			// Postfix XCLIENT_README: the server starts a new session as
+			// the named client and greets again; what EHLO said is gone.
+			st.phase, st.ehlo, st.caps, st.authed = PhaseHelo, false, smtp.Capabilities{}, false
+			s.prevCaps = nil
+			s.mu.Unlock()
+			s.note("XCLIENT accepted: the server now treats this connection as the client you named, from its greeting on; send EHLO again")
+			s.mu.Lock()
+		}
 	case smtp.QUIT:
 	}
 	if st.phase <= PhaseMail || st.phase == PhaseClosed {
-		st.bdat = false // no transaction, or it is over
+		st.bdat, st.rcpts = false, nil // no transaction, or it is over
 	}
 	if r.Code == 421 {
 		// RFC 5321 §3.8: the server is shutting the channel down.
@@ -307,3 +323,7 @@ func (s *Session) noteWrapped(first, rest, text string) {
 		s.print(render.Note(s.cfg.Terminal, l))
 	}
 }
+
+// maxTrackedRcpts bounds the recipients kept for LMTP's replies; RFC 5321
+// §4.5.3.1.8 asks servers to take at least 100.
+const maxTrackedRcpts = 10000

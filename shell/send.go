@@ -318,7 +318,7 @@ func (s *Session) sendBody(msg []byte, bdat bool) step {
 		if stuffed > 0 {
 			s.note("%d line(s) dot-stuffed: a line starting with \".\" got another (RFC 5321 §4.5.2)", stuffed)
 		}
-		s.pending = append(s.pending, pending{verb: smtp.DATA, line: ".", sent: at})
+		s.expectEndOfData(smtp.DATA, ".", at)
 		s.setPhase(PhaseMail) // the reply decides; until then, no more data
 		return nil
 	}
@@ -342,7 +342,7 @@ func (s *Session) sendBody(msg []byte, bdat bool) step {
 				s.tr.AddData(at, strings.TrimSuffix(l, "\r\n"))
 			}
 		}
-		s.pending = append(s.pending, pending{verb: smtp.BDAT, line: cmd, sent: at})
+		s.expectEndOfData(smtp.BDAT, cmd, at)
 	}
 	s.setPhase(PhaseMail) // RFC 3030 §2: BDAT LAST ends the transaction
 	return nil

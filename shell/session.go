@@ -71,6 +71,10 @@ type Config struct {
 	// server that does not advertise STARTTLS ends the session with
 	// ExitTLS rather than let it go on in plaintext.
 	StartTLS bool
+	// LMTP: the server speaks LMTP (RFC 2033): LHLO is the greeting to
+	// offer, and the end of the data gets one reply per accepted
+	// recipient (§4.2).
+	LMTP bool
 	// Observer, when set, sees every transcript event and meta-command
 	// (the lessons engine).
 	Observer Observer
@@ -95,6 +99,10 @@ type state struct {
 	// lastCodes are the last reply's code and enhanced code, which
 	// :explain completes.
 	lastCodes []string
+	// lmtp: Config.LMTP. rcpts are the recipients accepted in this
+	// transaction, whose replies LMTP gives after the data (RFC 2033 §4.2).
+	lmtp  bool
+	rcpts []string
 }
 
 // pending is a command sent and not yet answered.
@@ -106,6 +114,8 @@ type pending struct {
 	// group and groupLen place the command in a :pipeline group
 	// (1-based); zero outside one.
 	group, groupLen int
+	// rcpt is the recipient an LMTP end-of-data reply is for.
+	rcpt string
 }
 
 // Session is one conversation with one server. Build it with New, run it
@@ -296,7 +306,7 @@ func (s *Session) connect(ctx context.Context) error {
 		return exitErr(ExitConnect, "cannot connect to %s: %w", s.cfg.Addr, err)
 	}
 	s.mu.Lock()
-	s.st = state{addrs: s.st.addrs}
+	s.st = state{addrs: s.st.addrs, lmtp: s.cfg.LMTP}
 	s.mu.Unlock()
 	s.next, s.prevCaps, s.pipe, s.piping = nil, nil, nil, false
 	s.quitSent, s.quitAnswered, s.closed = false, time.Time{}, false
@@ -839,8 +849,12 @@ func (s *Session) sendCommand(line string, typed bool) {
 	if verb == smtp.QUIT && !sasl {
 		s.quitSent = true
 	}
-	if verb == smtp.BDAT && !sasl && s.startChunk(line) {
-		return // the reply comes once the chunk is complete
+	if verb == smtp.BDAT && !sasl {
+		if s.startChunk(line) {
+			return // the reply comes once the chunk is complete
+		}
+		s.expectEndOfData(verb, line, at) // BDAT 0 LAST
+		return
 	}
 	s.pending = append(s.pending, pending{verb: verb, line: line, sent: at})
 }
@@ -873,7 +887,7 @@ func (s *Session) checkCommand(line string, verb smtp.Verb, phase Phase) {
 	s.mu.Unlock()
 	if verb.Known() && !legal && phase != PhaseTLSHandshake && phase != PhaseClosed {
 		switch {
-		case verb == smtp.STARTTLS || verb == smtp.AUTH || verb == smtp.BDAT || verb == smtp.ETRN:
+		case verb == smtp.STARTTLS || verb == smtp.AUTH || verb == smtp.BDAT || verb == smtp.ETRN || verb == smtp.XCLIENT || verb == smtp.XFORWARD:
 			if ext {
 				s.warn("%s was not advertised in the EHLO reply, or is out of place in phase %s", verb, phase)
 			} else {
@@ -984,7 +998,7 @@ func (s *Session) sendData(line string) {
 			return
 		}
 		s.tr.AddClient(at, ".")
-		s.pending = append(s.pending, pending{verb: smtp.DATA, line: ".", sent: at})
+		s.expectEndOfData(smtp.DATA, ".", at)
 		s.setPhase(PhaseMail) // the reply decides; until then, no more data
 		return
 	}
@@ -1037,7 +1051,7 @@ func (s *Session) setPhase(p Phase) {
 	s.mu.Lock()
 	s.st.phase = p
 	if p <= PhaseMail || p == PhaseClosed {
-		s.st.bdat = false // the transaction is over
+		s.st.bdat, s.st.rcpts = false, nil // the transaction is over
 	}
 	s.mu.Unlock()
 }
@@ -1093,4 +1107,22 @@ func (s *Session) checkHeaderFrom(at time.Time, line string) {
 		s.note("%s", render.Escape(n))
 		s.tr.AddNote(at, "header From differs from MAIL FROM")
 	}
+}
+
+// expectEndOfData records the reply or replies awaited after the end of a
+// message (the "." of DATA, or BDAT with LAST, RFC 3030 §2): one for SMTP;
+// for LMTP one per recipient accepted in the transaction, in RCPT order
+// (RFC 2033 §4.2). Other BDAT chunks get one reply.
+func (s *Session) expectEndOfData(verb smtp.Verb, line string, at time.Time) {
+	s.mu.Lock()
+	lmtp, rcpts := s.st.lmtp, append([]string(nil), s.st.rcpts...)
+	s.mu.Unlock()
+	if !lmtp || len(rcpts) == 0 || verb == smtp.BDAT && !bdatLast(line) {
+		s.pending = append(s.pending, pending{verb: verb, line: line, sent: at})
+		return
+	}
+	for _, r := range rcpts {
+		s.pending = append(s.pending, pending{verb: verb, line: line, sent: at, rcpt: r})
+	}
+	s.note("LMTP: one reply per accepted recipient follows, in RCPT order (RFC 2033 §4.2): %d", len(rcpts))
 }

@@ -171,6 +171,7 @@ func runShell(cmd *cobra.Command, args []string, o *shellOptions) error {
 		}
 		cfg.Dialer = d
 		if o.LMTP {
+			cfg.LMTP = true
 			fmt.Fprintln(out, "smtpsh: LMTP (RFC 2033): greet with LHLO; after the final dot each accepted RCPT gets its own reply, in RCPT order (§4.2)")
 		}
 	} else {
