@@ -31,6 +31,7 @@ test:
 # The whole suite with real peers: a missing peer fails (SMTPSH_PEERS=1), never skips.
 check: lint peers
 	SMTPSH_PEERS=1 $(GO) test -race -count=1 ./...
+	GO=$(GO) bash .ci/postfix-modes.sh
 
 peers:
 	bash .ci/peers.sh
