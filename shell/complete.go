@@ -247,6 +247,22 @@ func (s *Session) metaArgSuffixes(name, arg string, st *state) ([]string, int) {
 		if len(words) == 0 {
 			return pathSuffixes(word), len(word)
 		}
+	case ":enum", ":relaytest", ":smuggle", ":fingerprint":
+		if len(words) > 0 && words[len(words)-1] == "--method" {
+			return keywordSuffixes(word, []string{"auto", "vrfy", "expn", "rcpt"}), len(word)
+		}
+		if strings.HasPrefix(word, "-") {
+			flags := map[string][]string{
+				":enum":        {"--method", "--domain", "--yes"},
+				":relaytest":   {"--send", "--domain", "--yes"},
+				":smuggle":     {"--i-own-this-server", "--yes"},
+				":fingerprint": {"--yes"},
+			}[name]
+			return plainSuffixes(word, flags), len(word)
+		}
+		if name == ":enum" {
+			return plainSuffixes(word, st.addrs), len(word)
+		}
 	}
 	return nil, len(word)
 }

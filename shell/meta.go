@@ -33,6 +33,10 @@ func MetaCommands() []MetaCommand {
 		{":save", "FILE", "write the transcript so far to FILE (secrets redacted)"},
 		{":pipeline", "", "type several commands, then an empty line: sent in one write (RFC 2920), each reply shown with its command"},
 		{":raw", "on|off", "show the bytes sent and received, CR LF visible, other control bytes in hex"},
+		{":fingerprint", "[--yes]", "guess the server software from its banner, EHLO, HELP and error wording, with the evidence"},
+		{":enum", "[--method vrfy|expn|rcpt|auto] [--domain D] [USER...]", "which users exist (VRFY, EXPN or RCPT), a catch-all probe first, 252 counted as unknown"},
+		{":relaytest", "[--send] [--domain D]", "nmap's 16 open-relay patterns, stopping at RCPT (--send only against the lab)"},
+		{":smuggle", "[--i-own-this-server]", "which end-of-data forms (\\n.\\n, \\r.\\r, ...) the server takes: SMTP smuggling (lab only unless you own the server)"},
 		{":xclient", "NAME=value ...", "Postfix XCLIENT: act for another client (ADDR= NAME= HELO= PROTO= LOGIN= ...), values xtext-encoded; EHLO again after its 220"},
 		{":xforward", "NAME=value ...", "Postfix XFORWARD: tell the server the original client's details (ADDR= NAME= HELO= PROTO= IDENT= SOURCE=)"},
 		{":reconnect", "", "QUIT this connection if it is open and connect again: a new session, the same transcript"},
@@ -73,6 +77,8 @@ func (s *Session) meta(line string) error {
 		s.startPipeline(arg)
 	case ":reconnect":
 		s.reconnect()
+	case ":fingerprint", ":enum", ":relaytest", ":smuggle":
+		s.auditCommand(strings.ToLower(name), arg)
 	case ":xclient":
 		s.xcommand(smtp.XCLIENT, arg)
 	case ":xforward":

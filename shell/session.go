@@ -171,6 +171,11 @@ type Session struct {
 	reconnectDue bool
 	// observed is how many transcript events the Observer has seen.
 	observed int
+	// runCtx is Run's context, for meta-commands that work on their own
+	// (the audit checks); auditConfirmed: the user allowed probing a
+	// server that is not on this machine.
+	runCtx         context.Context
+	auditConfirmed bool
 	// inHeader: the message typed after DATA's 354 is still in its
 	// header section (RFC 5322 §2.1: up to the first empty line).
 	inHeader bool
@@ -238,6 +243,7 @@ type inputResult struct {
 func (s *Session) Run(ctx context.Context, in LineReader) error {
 	s.in = in
 	s.out = in.Stdout()
+	s.runCtx = ctx
 	if c, ok := in.(completing); ok {
 		c.SetCompleter(s.complete)
 	}
