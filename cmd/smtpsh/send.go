@@ -16,6 +16,7 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
+	"github.com/smtpsh/smtpsh/internal/config"
 	"github.com/smtpsh/smtpsh/internal/dial"
 	"github.com/smtpsh/smtpsh/internal/render"
 	"github.com/smtpsh/smtpsh/internal/send"
@@ -38,6 +39,8 @@ type sendOptions struct {
 	RequireTLS, Pipeline         bool
 	QuitAfter                    string
 	Auth, User                   string
+	XCLIENT                      string
+	Target                       string
 	Explain, Quiet, JSON         bool
 }
 
@@ -57,12 +60,33 @@ can try it:
       --from me@example.org --to you@example.org --subject hi --body @note.txt \
       --attach report.pdf
   smtpsh send --server 127.0.0.1:2525 --to a@example.org --quit-after rcpt --json
+  smtpsh send --lmtp --server unix:/run/dovecot/lmtp --to u1@example.org,u2@example.org
+  smtpsh send --pipe '/usr/sbin/sendmail -bs' --to bob@localhost
+  smtpsh send --target work --to you@example.org
+
+--server also takes unix:/path/to/socket; --pipe 'COMMAND' speaks to a
+local program's standard input and output instead. --lmtp speaks LMTP (RFC
+2033): LHLO, and after the message one reply per accepted recipient, each in
+the JSON summary's "recipients"; the exit status is 0 when every recipient
+got the message, 12 when none did, 14 when some did.
+
+--target NAME takes the server, --user, --auth and other flags from
+[targets.NAME] in $XDG_CONFIG_HOME/smtpsh/config.toml (flags on the command
+line win); [defaults] applies to every run.
+
+--xclient 'NAME=value ...' sends Postfix's XCLIENT after EHLO (and
+STARTTLS), then EHLO again: the server treats the rest of the session as
+coming from that client (Postfix allows it only from
+smtpd_authorized_xclient_hosts).
 
 The message is built from --from, --to, --cc, --subject, --header, --body and
 --attach (MIME multipart; base64 for binary files, quoted-printable for
 text), or taken as is from --data @FILE. Bcc recipients get the message but
 appear in no header. --auth asks for the password without echo on a
-terminal, or takes it from $SMTPSH_PASSWORD.
+terminal, or takes it from $SMTPSH_PASSWORD; --auth xoauth2 and oauthbearer
+take a token from $SMTPSH_OAUTH_TOKEN, and --auth any picks the strongest
+mechanism the server advertises (a token one when $SMTPSH_OAUTH_TOKEN is
+set; PLAIN and LOGIN only over TLS).
 
 `
 
@@ -85,7 +109,7 @@ func newSendCmd() *cobra.Command {
 		_ = cmd.Flags().MarkHidden(name)
 	}
 	f := cmd.Flags()
-	f.StringVar(&o.Server, "server", "", "the server, host[:port] (port 25 by default); default: the lab, in-process")
+	f.StringVar(&o.Server, "server", "", "the server, host[:port] (port 25 by default) or unix:/path/to/socket; default: the lab, in-process (--pipe: a program instead)")
 	f.StringVar(&o.From, "from", "", `the sender, in MAIL FROM and the From header; "<>" is the null sender (default: $USER@ the EHLO name)`)
 	f.StringArrayVar(&o.To, "to", nil, "a recipient, in RCPT TO and the To header (repeatable, comma lists)")
 	f.StringArrayVar(&o.Cc, "cc", nil, "a recipient in the Cc header (repeatable, comma lists)")
@@ -104,8 +128,10 @@ func newSendCmd() *cobra.Command {
 	f.BoolVar(&o.RequireTLS, "requiretls", false, "MAIL ... REQUIRETLS (RFC 8689)")
 	f.BoolVar(&o.Pipeline, "pipeline", false, "send MAIL and the RCPTs in one write when the server offers PIPELINING (RFC 2920)")
 	f.StringVar(&o.QuitAfter, "quit-after", "", "stop after this phase and QUIT: "+send.QuitAfterPhases)
-	f.StringVar(&o.Auth, "auth", "", "authenticate with MECH (plain, login, cram-md5) as --user (RFC 4954)")
+	f.StringVar(&o.Auth, "auth", "", "authenticate with MECH as --user (RFC 4954): plain, login, cram-md5, scram-sha-1, scram-sha-256, xoauth2, oauthbearer, or any (the strongest advertised)")
 	f.StringVar(&o.User, "user", "", "the user name for --auth")
+	f.StringVar(&o.XCLIENT, "xclient", "", `send Postfix XCLIENT with these attributes after EHLO, then EHLO again: 'NAME=value ...' (ADDR NAME PORT PROTO HELO LOGIN DESTADDR DESTPORT)`)
+	f.StringVar(&o.Target, "target", "", "take the server and flags from [targets.NAME] of the configuration file; flags given here win")
 	f.BoolVar(&o.Explain, "explain", false, "print the one-line explanation after each reply")
 	f.BoolVarP(&o.Quiet, "quiet", "q", false, "print nothing but errors")
 	f.BoolVar(&o.JSON, "json", false, "print a JSON summary instead of the conversation")
@@ -117,6 +143,10 @@ func runSend(cmd *cobra.Command, o *sendOptions) error {
 	so := &o.shell
 	if len(so.Commands) > 0 || so.Script != "" {
 		return usageErr(errors.New("-c and --script are the shell's: send builds its own lines"))
+	}
+	target, err := sendConfig(cmd, o)
+	if err != nil {
+		return err
 	}
 	if so.StartTLS && so.TLS {
 		return usageErr(errors.New("--tls and --starttls do not go together: implicit TLS is already encrypted from the start"))
@@ -144,18 +174,34 @@ func runSend(cmd *cobra.Command, o *sendOptions) error {
 		Timeout:   so.Timeout,
 		NoExplain: !o.Explain,
 		Terminal:  render.Detect(shown, os.Getenv),
+		LMTP:      so.LMTP,
 	}
-	if o.Server != "" {
-		addr, err := targetAddr(o.Server)
-		if err != nil {
-			return usageErr(fmt.Errorf("--server %w", err))
+	if target != nil {
+		fmt.Fprintf(shown, "smtpsh: target %s is %s\n", render.Escape(target.Name), render.Escape(o.Server))
+	}
+	if o.Server != "" || so.Pipe != "" {
+		addr := "pipe:" + so.Pipe
+		if so.Pipe == "" {
+			if addr, err = targetAddr(o.Server); err != nil {
+				return usageErr(fmt.Errorf("--server %w", err))
+			}
+		} else if o.Server != "" {
+			return usageErr(errors.New("--pipe and --server do not go together: the program is the server"))
 		}
-		d, err := transportDialer(so, addr)
+		// shellDialer reaches unix:/path sockets and piped programs
+		// too (internal/dial), with TLS and STARTTLS over them.
+		d, err := shellDialer(so, addr)
 		if err != nil {
 			return usageErr(err)
 		}
 		cfg.Addr, cfg.Dialer = addr, d
+		if so.LMTP {
+			fmt.Fprintln(shown, "smtpsh: LMTP (RFC 2033): LHLO, then one reply per accepted recipient after the message (§4.2)")
+		}
 	} else {
+		if so.LMTP {
+			return usageErr(errors.New("--lmtp needs --server (often unix:/path) or --pipe: the lab speaks SMTP, not LMTP"))
+		}
 		l, err := startShellLab()
 		if err != nil {
 			return fmt.Errorf("starting the lab: %w", err)
@@ -172,7 +218,7 @@ func runSend(cmd *cobra.Command, o *sendOptions) error {
 		fmt.Fprintf(shown, "smtpsh: no --server: sending to the lab (profile %s) at %s\n", l.profile, l.addr)
 	}
 	if opts.Auth != "" {
-		if err := sendPassword(cmd, opts.User); err != nil {
+		if err := sendSecret(cmd, opts.Auth, opts.User); err != nil {
 			return err
 		}
 	}
@@ -259,7 +305,8 @@ func sendPlan(cmd *cobra.Command, o *sendOptions) (*send.Options, error) {
 		return nil, usageErr(errors.New("no recipient: --to, --cc or --bcc (repeatable, comma lists)"))
 	}
 	opts := &send.Options{
-		EHLO: ehlo, From: fromBox, Recipients: rcpts,
+		EHLO: ehlo, LMTP: so.LMTP, XCLIENT: o.XCLIENT,
+		From: fromBox, Recipients: rcpts,
 		StartTLS: so.StartTLS, Auth: o.Auth, User: o.User,
 		EightBitMIME: o.EightBitMIME, SMTPUTF8: o.SMTPUTF8, RequireTLS: o.RequireTLS,
 		BDAT: o.BDAT, Pipeline: o.Pipeline,
@@ -319,25 +366,83 @@ func sendPlan(cmd *cobra.Command, o *sendOptions) (*send.Options, error) {
 	return opts, nil
 }
 
-// sendPassword makes the password for --auth available to the shell's
-// :auth, which reads $SMTPSH_PASSWORD when no person types at its prompt:
-// asked here without echo when stdin is a terminal and the variable is
-// unset.
-func sendPassword(cmd *cobra.Command, user string) error {
-	if p, ok := os.LookupEnv(shell.PasswordEnv); ok && p != "" {
+// sendConfig applies the configuration file (internal/config): its
+// [defaults] to every flag the command line did not set, then, with
+// --target NAME, the target's server, user, auth and other flags the same
+// way, so that the command line wins over the target and the target over
+// the defaults. The target's password_env and token_env fill
+// $SMTPSH_PASSWORD and $SMTPSH_OAUTH_TOKEN, in this process only, when
+// they are unset. It returns the target, nil without --target.
+func sendConfig(cmd *cobra.Command, o *sendOptions) (*config.Target, error) {
+	c, err := config.Load(os.Getenv)
+	if err != nil {
+		return nil, usageErr(fmt.Errorf("configuration: %w", err))
+	}
+	fs := cmd.Flags()
+	if err := config.ApplyFlags(fs, "defaults", c.Defaults); err != nil {
+		return nil, usageErr(fmt.Errorf("%s: %w", c.Path, err))
+	}
+	if o.Target == "" {
+		return nil, nil
+	}
+	t, err := c.Target(o.Target)
+	if err != nil {
+		return nil, usageErr(fmt.Errorf("--target: %w", err))
+	}
+	values := map[string]any{}
+	for k, v := range t.Flags {
+		values[k] = v
+	}
+	for k, v := range map[string]string{"server": t.Server, "user": t.User, "auth": t.Auth} {
+		if v != "" {
+			values[k] = v
+		}
+	}
+	if err := config.ApplyFlags(fs, "targets."+t.Name, values); err != nil {
+		return nil, usageErr(fmt.Errorf("%s: %w", c.Path, err))
+	}
+	for env, token := range map[string]bool{shell.PasswordEnv: false, shell.TokenEnv: true} {
+		if os.Getenv(env) == "" {
+			if v := t.Secret(os.Getenv, token); v != "" {
+				if err := os.Setenv(env, v); err != nil {
+					return nil, fmt.Errorf("--target: %w", err)
+				}
+			}
+		}
+	}
+	return t, nil
+}
+
+// sendSecret makes the password (or, for xoauth2 and oauthbearer, the
+// bearer token) for --auth available to the shell's :auth, which reads
+// $SMTPSH_PASSWORD or $SMTPSH_OAUTH_TOKEN when no person types at its
+// prompt: asked here without echo when stdin is a terminal and the
+// variable is unset. --auth any takes the token when one is set (as :auth
+// any does), else a password.
+func sendSecret(cmd *cobra.Command, mech, user string) error {
+	env, what := shell.PasswordEnv, "password"
+	switch strings.ToLower(mech) {
+	case "xoauth2", "oauthbearer":
+		env, what = shell.TokenEnv, "token"
+	case "any":
+		if os.Getenv(shell.TokenEnv) != "" {
+			return nil
+		}
+	}
+	if p, ok := os.LookupEnv(env); ok && p != "" {
 		return nil
 	}
 	f, ok := cmd.InOrStdin().(*os.File)
 	if !ok || !term.IsTerminal(int(f.Fd())) {
-		return usageErr(fmt.Errorf("--auth: no password: set %s, or run on a terminal to be asked (a password is never taken from the command line)", shell.PasswordEnv))
+		return usageErr(fmt.Errorf("--auth %s: no %s: set %s, or run on a terminal to be asked (a %s is never taken from the command line)", mech, what, env, what))
 	}
-	fmt.Fprintf(cmd.ErrOrStderr(), "password for %s: ", render.Escape(user))
+	fmt.Fprintf(cmd.ErrOrStderr(), "%s for %s: ", what, render.Escape(user))
 	b, err := term.ReadPassword(int(f.Fd()))
 	fmt.Fprintln(cmd.ErrOrStderr())
 	if err != nil {
-		return fmt.Errorf("--auth: reading the password: %w", err)
+		return fmt.Errorf("--auth: reading the %s: %w", what, err)
 	}
-	// The shell's :auth takes a scripted password from this variable; it
+	// The shell's :auth takes a scripted secret from this variable; it
 	// is set in this process only, for the session it runs.
-	return os.Setenv(shell.PasswordEnv, string(b))
+	return os.Setenv(env, string(b))
 }

@@ -330,7 +330,7 @@ func TestSendBadInput(t *testing.T) {
 		{name: "non-ascii without smtputf8", args: []string{"--to", "élève@lab.smtpsh.test"}, code: send.ExitInput, want: "needs --smtputf8"},
 		{name: "no recipient", args: nil, code: send.ExitUsage, want: "no recipient"},
 		{name: "bad notify", args: []string{"--to", "alice@lab.smtpsh.test", "--notify", "never,success"}, code: send.ExitUsage, want: "NEVER goes alone"},
-		{name: "bad quit-after", args: []string{"--to", "alice@lab.smtpsh.test", "--quit-after", "xclient"}, code: send.ExitUsage, want: "--quit-after"},
+		{name: "bad quit-after", args: []string{"--to", "alice@lab.smtpsh.test", "--quit-after", "xforward"}, code: send.ExitUsage, want: "--quit-after"},
 		{name: "data with body", args: []string{"--to", "alice@lab.smtpsh.test", "--data", "x", "--body", "y"}, code: send.ExitUsage, want: "--data sends a whole message"},
 		{name: "unknown recipient", args: []string{"--to", "alice@lab.smtpsh.test", "--to", "nobody@lab.smtpsh.test"}, code: send.ExitRcpt,
 			want: "rcpt: the server refused RCPT TO:<nobody@lab.smtpsh.test>: 550 5.1.1", record: "S: 550 5.1.1"},

@@ -24,6 +24,9 @@ const (
 	PhaseEHLO
 	// PhaseTLS: STARTTLS, the handshake and EHLO again (RFC 3207 §4.2).
 	PhaseTLS
+	// PhaseXCLIENT: Postfix's XCLIENT, its 220 (a new greeting) and EHLO
+	// again (Postfix XCLIENT_README).
+	PhaseXCLIENT
 	// PhaseAuth: the AUTH exchange (RFC 4954 §4).
 	PhaseAuth
 	// PhaseMail: MAIL FROM (RFC 5321 §4.1.1.2).
@@ -39,7 +42,7 @@ const (
 	PhaseQuit
 )
 
-var phaseNames = [...]string{"none", "connect", "banner", "ehlo", "tls", "auth", "mail", "rcpt", "data", "dot", "quit"}
+var phaseNames = [...]string{"none", "connect", "banner", "ehlo", "tls", "xclient", "auth", "mail", "rcpt", "data", "dot", "quit"}
 
 // String names the phase as --quit-after and --json spell it.
 func (p Phase) String() string {
@@ -50,7 +53,7 @@ func (p Phase) String() string {
 }
 
 // QuitAfterPhases are the values --quit-after takes.
-const QuitAfterPhases = "connect|banner|ehlo|tls|auth|mail|rcpt|data|dot"
+const QuitAfterPhases = "connect|banner|ehlo|tls|xclient|auth|mail|rcpt|data|dot"
 
 // ParsePhase parses a --quit-after value, in any case ("RCPT" as swaks
 // spells it too). swaks' "helo" and "first-helo" are taken as ehlo.
@@ -84,12 +87,15 @@ const (
 	ExitMail     = 9                  // MAIL FROM refused
 	ExitRcpt     = 10                 // a RCPT TO refused
 	ExitData     = 11                 // DATA refused (not 354)
-	ExitMessage  = 12                 // the message refused after its end (".", BDAT)
+	ExitMessage  = 12                 // the message refused after its end (".", BDAT); in LMTP, for every recipient
+	ExitXCLIENT  = 13                 // XCLIENT refused (not 220)
+	ExitPartial  = 14                 // LMTP: the message delivered to some recipients and refused for others
 )
 
 // ExitHelp documents the exit statuses, for --help and the README.
 const ExitHelp = `Exit status:
-  0   the message was accepted (or the session reached --quit-after) and QUIT was answered
+  0   the message was accepted (with --lmtp, for every recipient), or the session
+      reached --quit-after, and QUIT was answered
   1   bad usage: a flag is wrong or missing
   2   bad input: a body, attachment or --data file is missing or unreadable, or an address does not parse
   3   the connection could not be opened
@@ -100,7 +106,12 @@ const ExitHelp = `Exit status:
   9   MAIL FROM was refused
   10  a RCPT TO was refused (the message is not sent to the others either)
   11  DATA was refused (no 354)
-  12  the message was refused after its end (the "." line, or BDAT)`
+  12  the message was refused after its end (the "." line, or BDAT); with
+      --lmtp, refused for every recipient
+  13  XCLIENT was refused (no 220)
+  14  with --lmtp, the message was delivered to some recipients and refused
+      for others: the JSON summary's "recipients" say which (do not resend
+      to the ones delivered)`
 
 // exitFor is the exit status when the server refuses at phase p.
 func exitFor(p Phase) int {
@@ -109,6 +120,8 @@ func exitFor(p Phase) int {
 		return ExitGreeting
 	case PhaseTLS:
 		return ExitTLS
+	case PhaseXCLIENT:
+		return ExitXCLIENT
 	case PhaseAuth:
 		return ExitAuth
 	case PhaseMail:
@@ -133,6 +146,8 @@ func phaseOf(verb smtp.Verb) Phase {
 		return PhaseEHLO
 	case smtp.STARTTLS:
 		return PhaseTLS
+	case smtp.XCLIENT:
+		return PhaseXCLIENT
 	case smtp.AUTH:
 		return PhaseAuth
 	case smtp.MAIL:

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/smtpsh/smtpsh/internal/render"
+	"github.com/smtpsh/smtpsh/internal/smtp"
 	"github.com/smtpsh/smtpsh/shell"
 	"github.com/smtpsh/smtpsh/transcripts"
 )
@@ -29,13 +30,33 @@ type Summary struct {
 	TLS         bool     `json:"tls"`
 	// Commands are the commands sent and the replies, AUTH secrets
 	// redacted (RFC 4954 §4: they encode the password).
-	Commands    []Exchange `json:"commands"`
-	MessageSize int        `json:"message_size"`
+	Commands []Exchange `json:"commands"`
+	// LMTP says the session spoke LMTP (RFC 2033).
+	LMTP bool `json:"lmtp,omitempty"`
+	// Recipients are the recipients of the transaction, each with the
+	// reply to its RCPT and to the end of the message: its own in LMTP
+	// (RFC 2033 §4.2), the one reply for all in SMTP.
+	Recipients  []RecipientResult `json:"recipients,omitempty"`
+	MessageSize int               `json:"message_size"`
 	// QueueID is the server's name for the message, from the reply to its
 	// end ("250 2.0.0 Ok: queued as 4XyZ1" → "4XyZ1").
 	QueueID    string  `json:"queue_id,omitempty"`
 	DurationMS float64 `json:"duration_ms"`
 	Transcript string  `json:"transcript,omitempty"`
+}
+
+// RecipientResult is what became of one recipient.
+type RecipientResult struct {
+	Recipient string `json:"recipient"`
+	// RcptCode is the reply code to its RCPT TO; 0 when none came.
+	RcptCode int `json:"rcpt_code"`
+	// Code and Reply are the reply to the end of the message for this
+	// recipient; Code is 0 when the message was not sent to it.
+	Code  int      `json:"code,omitempty"`
+	Reply []string `json:"reply,omitempty"`
+	// Accepted: the server took the message for this recipient (2xx to
+	// the end of the message; in LMTP, delivered).
+	Accepted bool `json:"accepted"`
 }
 
 // Result is what Run returns: the summary, the transcript (with secrets;
@@ -77,6 +98,9 @@ func Run(ctx context.Context, cfg shell.Config, o Options, out io.Writer) (*Resu
 // outcome decides the error and exit status: a refusal names its phase;
 // otherwise the shell's own failure (connect, TLS, protocol) stands.
 func outcome(o Options, f *Failure, done bool, xs []Exchange, runErr error) error {
+	if f != nil && f.Exchange.Code != 0 && f.Exchange.Recipient != "" {
+		return lmtpOutcome(xs)
+	}
 	if f != nil && f.Exchange.Code != 0 {
 		x := f.Exchange
 		what := "the greeting"
@@ -109,6 +133,61 @@ func outcome(o Options, f *Failure, done bool, xs []Exchange, runErr error) erro
 		return &shell.ExitError{Code: exitFor(f.Phase), Err: fmt.Errorf("%s: %s", f.Phase, f.Why)}
 	}
 	return nil
+}
+
+// lmtpOutcome is the error when an LMTP server refused the message for
+// some recipients after its end (RFC 2033 §4.2): ExitMessage when it
+// refused it for all, ExitPartial when it delivered it to some, which a
+// script must not send it to again.
+func lmtpOutcome(xs []Exchange) error {
+	var refused []string
+	accepted := 0
+	for _, r := range recipientResults(xs) {
+		switch {
+		case r.Accepted:
+			accepted++
+		case r.Code != 0:
+			refused = append(refused, "<"+r.Recipient+">: "+strings.Join(r.Reply, " / "))
+		}
+	}
+	if len(refused) == 0 {
+		return nil
+	}
+	code := ExitMessage
+	what := fmt.Sprintf("refused the message for every recipient (%d)", len(refused))
+	if accepted > 0 {
+		code = ExitPartial
+		what = fmt.Sprintf("delivered the message to %d recipient(s) and refused it for %d", accepted, len(refused))
+	}
+	return &shell.ExitError{Code: code, Err: fmt.Errorf("%s: LMTP: the server %s: %s", PhaseDot, what, render.Escape(strings.Join(refused, "; ")))}
+}
+
+// recipientResults follows the recipients of the last transaction in xs:
+// each RCPT's reply, then the reply to the end of the message that
+// answers for it: in LMTP the one with its Recipient, in SMTP the one
+// reply, which answers for every recipient accepted.
+func recipientResults(xs []Exchange) []RecipientResult {
+	var rs []RecipientResult
+	for _, x := range xs {
+		switch {
+		case x.Verb == smtp.MAIL:
+			rs = nil
+		case x.Verb == smtp.RCPT && len(rs) < maxRecipients:
+			rs = append(rs, RecipientResult{Recipient: forwardPath(x.Command), RcptCode: x.Code})
+		case x.Code != 0 && (x.Verb == endOfData || x.Verb == smtp.BDAT && bdatLast(x.Command)):
+			for i := range rs {
+				r := &rs[i]
+				if r.RcptCode/100 != 2 || r.Code != 0 || x.Recipient != "" && x.Recipient != r.Recipient {
+					continue
+				}
+				r.Code, r.Reply, r.Accepted = x.Code, x.Reply, x.Code/100 == 2
+				if x.Recipient != "" {
+					break // LMTP: this reply is this recipient's only
+				}
+			}
+		}
+	}
+	return rs
 }
 
 // dataOpen reports whether the last command answered is DATA with 354.
@@ -153,6 +232,8 @@ func summarize(addr string, o Options, tr *transcripts.Transcript, xs []Exchange
 	for _, p := range reached(xs) {
 		s.Phases = append(s.Phases, p.String())
 	}
+	s.LMTP = o.LMTP
+	s.Recipients = recipientResults(xs)
 	for _, e := range tr.Events {
 		if e.Kind == transcripts.TLS {
 			s.TLS = true

@@ -6,6 +6,7 @@ import (
 	"io"
 	"strings"
 	"sync"
+	"unicode/utf8"
 
 	"github.com/smtpsh/smtpsh/internal/smtp"
 	"github.com/smtpsh/smtpsh/shell"
@@ -15,8 +16,16 @@ import (
 // Options are the protocol side of one `smtpsh send`: what to say, in
 // which order, and where to stop.
 type Options struct {
-	// EHLO is the name EHLO gives (RFC 5321 §4.1.1.1).
+	// EHLO is the name EHLO gives (RFC 5321 §4.1.1.1), or LHLO with LMTP.
 	EHLO string
+	// LMTP greets with LHLO instead of EHLO (RFC 2033 §4.1); the shell
+	// must be configured for LMTP too (shell.Config.LMTP), so that it
+	// waits for one reply per accepted recipient after the message.
+	LMTP bool
+	// XCLIENT holds Postfix XCLIENT attributes, "NAME=value …", sent with
+	// the shell's :xclient once EHLO (and STARTTLS) are done; EHLO is sent
+	// again after its 220, a new greeting (Postfix XCLIENT_README).
+	XCLIENT string
 	// From is the reverse-path's mailbox; "" is the null path <>.
 	From string
 	// Recipients are the forward-paths, To, Cc and Bcc together.
@@ -85,7 +94,57 @@ func (o *Options) Check() error {
 	if o.Auth != "" && (o.User == "" || strings.ContainsAny(o.User+o.Auth, " \t\r\n")) {
 		return fmt.Errorf("--auth %s needs --user USER (no spaces)", o.Auth)
 	}
+	if o.XCLIENT != "" {
+		if err := checkXCLIENT(o.XCLIENT); err != nil {
+			return fmt.Errorf("--xclient %q: %w", o.XCLIENT, err)
+		}
+	}
 	return nil
+}
+
+// xclientAttrs are the attributes XCLIENT takes (Postfix XCLIENT_README,
+// "XCLIENT Command syntax").
+var xclientAttrs = []string{"NAME", "ADDR", "PORT", "PROTO", "HELO", "LOGIN", "DESTADDR", "DESTPORT"}
+
+// maxXCLIENT bounds the attributes' text; Postfix takes a command line of
+// at most 2048 bytes (line_length_limit), and the values are xtext-encoded.
+const maxXCLIENT = 1000
+
+// checkXCLIENT checks "NAME=value …": known attribute names, no control
+// characters. The shell's :xclient xtext-encodes the values (RFC 3461 §4).
+func checkXCLIENT(attrs string) error {
+	if len(attrs) > maxXCLIENT {
+		return fmt.Errorf("longer than %d bytes", maxXCLIENT)
+	}
+	fields := strings.Fields(attrs)
+	if len(fields) == 0 {
+		return fmt.Errorf("want NAME=value attributes, e.g. ADDR=192.0.2.1 NAME=client.example")
+	}
+	for _, f := range fields {
+		k, v, ok := strings.Cut(f, "=")
+		known := false
+		for _, a := range xclientAttrs {
+			known = known || strings.EqualFold(a, k)
+		}
+		if !ok || !known {
+			return fmt.Errorf("%q is not NAME=value with NAME one of %s", f, strings.Join(xclientAttrs, " "))
+		}
+		if !utf8Printable(v) {
+			return fmt.Errorf("%s: a control character in the value", strings.ToUpper(k))
+		}
+	}
+	return nil
+}
+
+// utf8Printable reports whether s is valid UTF-8 with no control
+// characters (NAME and HELO may be internationalized; xtext carries them).
+func utf8Printable(s string) bool {
+	for _, r := range s {
+		if r == utf8.RuneError || r < ' ' || r == 0x7f || (r >= 0x80 && r < 0xa0) {
+			return false
+		}
+	}
+	return utf8.ValidString(s)
 }
 
 func printableASCII(s string) bool {
@@ -115,6 +174,8 @@ const (
 	stageEHLO stage = iota
 	stageStartTLS
 	stageEHLOAgain
+	stageXCLIENT
+	stageEHLOAfterXCLIENT
 	stageAuth
 	stageMail
 	stageRcpt
@@ -144,6 +205,9 @@ type Script struct {
 	checked int      // exchanges already checked
 	failure *Failure
 	done    bool // every step was given and answered well
+	// warning is the last warning the shell printed ("   ! …"), which
+	// says why a step sent nothing when output is discarded (--json).
+	warning string
 }
 
 // NewScript returns the script for o, printing to out.
@@ -189,7 +253,7 @@ func (s *Script) ReadLine() (string, error) {
 		s.done = true
 		return "", io.EOF
 	}
-	s.step, s.start = phase, len(xs)
+	s.step, s.start, s.warning = phase, len(xs), ""
 	s.queue = lines[1:]
 	return lines[0], nil
 }
@@ -217,7 +281,11 @@ func (s *Script) check(xs []Exchange) bool {
 	if s.step != PhaseNone && s.start == len(xs) && !s.closed {
 		// The step sent nothing: the shell refused to (a password
 		// missing, say) and said why.
-		s.failure = &Failure{Phase: s.step, Why: "nothing was sent"}
+		why := "nothing was sent"
+		if s.warning != "" {
+			why += ": " + s.warning
+		}
+		s.failure = &Failure{Phase: s.step, Why: why}
 		return false
 	}
 	return true
@@ -242,17 +310,21 @@ func (s *Script) next(xs []Exchange) ([]string, Phase) {
 		return nil, PhaseNone
 	}
 	caps := capabilities(xs)
+	greet := "EHLO " + s.o.EHLO
+	if s.o.LMTP {
+		greet = "LHLO " + s.o.EHLO // RFC 2033 §4.1
+	}
 	for {
 		switch s.stage {
 		case stageEHLO:
 			s.stage = stageStartTLS
-			return []string{"EHLO " + s.o.EHLO}, PhaseEHLO
+			return []string{greet}, PhaseEHLO
 		case stageStartTLS:
 			if q == PhaseEHLO {
 				return nil, PhaseNone
 			}
 			if !s.o.StartTLS || s.tls {
-				s.stage = stageAuth
+				s.stage = stageXCLIENT
 				continue
 			}
 			s.stage = stageEHLOAgain
@@ -260,10 +332,28 @@ func (s *Script) next(xs []Exchange) ([]string, Phase) {
 		case stageEHLOAgain:
 			// RFC 3207 §4.2: what the server said before TLS is
 			// forgotten; ask again.
-			s.stage = stageAuth
-			return []string{"EHLO " + s.o.EHLO}, PhaseTLS
-		case stageAuth:
+			s.stage = stageXCLIENT
+			return []string{greet}, PhaseTLS
+		case stageXCLIENT:
+			// After TLS, before AUTH, as swaks does by default: the
+			// server then treats the rest of the session as the named
+			// client's.
 			if q <= PhaseTLS {
+				return nil, PhaseNone
+			}
+			if s.o.XCLIENT == "" {
+				s.stage = stageAuth
+				continue
+			}
+			s.stage = stageEHLOAfterXCLIENT
+			return []string{":xclient " + s.o.XCLIENT}, PhaseXCLIENT
+		case stageEHLOAfterXCLIENT:
+			// XCLIENT's 220 is a new greeting: the session starts over
+			// and EHLO is due again (Postfix XCLIENT_README).
+			s.stage = stageAuth
+			return []string{greet}, PhaseXCLIENT
+		case stageAuth:
+			if q <= PhaseXCLIENT {
 				return nil, PhaseNone
 			}
 			s.stage = stageMail
@@ -395,8 +485,30 @@ func (s *Script) Done() bool {
 // SetPrompt does nothing: no one types.
 func (s *Script) SetPrompt(string) {}
 
-// Stdout is where the session prints.
-func (s *Script) Stdout() io.Writer { return s.out }
+// Stdout is where the session prints; the script keeps the last warning.
+func (s *Script) Stdout() io.Writer { return warningTap{s} }
+
+// warningTap passes the session's output on and keeps its last warning.
+type warningTap struct{ s *Script }
+
+// maxWarning bounds the warning kept.
+const maxWarning = 500
+
+func (w warningTap) Write(p []byte) (int, error) {
+	for _, l := range strings.Split(string(p), "\n") {
+		l = strings.TrimPrefix(l, "\x1b[33m") // render.Warning's colour
+		if t, ok := strings.CutPrefix(l, "   ! "); ok {
+			t = strings.TrimSuffix(t, "\x1b[0m")
+			if len(t) > maxWarning {
+				t = t[:maxWarning]
+			}
+			w.s.mu.Lock()
+			w.s.warning = t
+			w.s.mu.Unlock()
+		}
+	}
+	return w.s.out.Write(p)
+}
 
 // SaveHistory keeps nothing: a script has no history.
 func (s *Script) SaveHistory(string) error { return nil }

@@ -3,6 +3,7 @@ package send
 import (
 	"bytes"
 	"encoding/base64"
+	"errors"
 	"io"
 	"mime"
 	"mime/multipart"
@@ -12,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/smtpsh/smtpsh/shell"
 	"github.com/smtpsh/smtpsh/transcripts"
 )
 
@@ -25,7 +27,9 @@ func TestParsePhase(t *testing.T) {
 		{in: "RCPT", want: PhaseRcpt}, // swaks spells them upper case
 		{in: "first-helo", want: PhaseEHLO},
 		{in: "dot", want: PhaseDot},
-		{in: "xclient", err: true},
+		{in: "xclient", want: PhaseXCLIENT},
+		{in: "LHLO", want: PhaseEHLO},
+		{in: "xforward", err: true},
 		{in: "", err: true},
 		{in: "quit", err: true},
 	}
@@ -91,12 +95,33 @@ func TestExchanges(t *testing.T) {
 		{name: "unsolicited 421", events: events("S: 220 mx", "C: NOOP", "S: 250 ok", "S: 421 4.4.2 timeout"), want: ":220 NOOP:250 :421"},
 		{name: "no reply yet", events: events("S: 220 mx", "C: QUIT"), want: ":220 QUIT:0"},
 		{name: "unreadable reply", events: events("S: 220 mx", "C: EHLO c", "S: 25O oops"), want: ":220 EHLO:0"},
+		// RFC 2033 §4.2's example: pat and green accepted, jones not;
+		// the end of data gets a reply for each accepted, in order.
+		{name: "lmtp, one reply per accepted recipient", events: events("S: 220 foo.edu LMTP server ready", "C: LHLO foo.edu", "S: 250 foo.edu",
+			"C: MAIL FROM:<chris@bar.com>", "S: 250 OK", "C: RCPT TO:<pat@foo.edu>", "S: 250 OK", "C: RCPT TO:<jones@foo.edu>", "S: 550 No such user here",
+			"C: RCPT TO:<green@foo.edu>", "S: 250 OK", "C: DATA", "S: 354 Start mail input; end with <CRLF>.<CRLF>", "D: Subject: x", "C: .",
+			"S: 250 OK", "S: 452 <green@foo.edu> is temporarily over quota", "C: QUIT", "S: 221 foo.edu closing connection"),
+			want: ":220 LHLO:250 MAIL:250 RCPT:250 RCPT:550 RCPT:250 DATA:354 .:250>pat@foo.edu .:452>green@foo.edu QUIT:221"},
+		{name: "lmtp bdat last", events: events("S: 220 lmtp", "C: LHLO c", "S: 250 CHUNKING", "C: MAIL FROM:<>", "S: 250 ok",
+			"C: RCPT TO:<a@x>", "S: 250 ok", "C: RCPT TO:<b@x>", "S: 250 ok", "C: BDAT 10", "S: 250 ok", "C: BDAT 5 LAST", "S: 250 a", "S: 250 b"),
+			want: ":220 LHLO:250 MAIL:250 RCPT:250 RCPT:250 BDAT:250 BDAT:250>a@x BDAT:250>b@x"},
+		{name: "lmtp, a new MAIL forgets the recipients", events: events("S: 220 lmtp", "C: LHLO c", "S: 250 x", "C: MAIL FROM:<>", "S: 250 ok",
+			"C: RCPT TO:<a@x>", "S: 250 ok", "C: RSET", "S: 250 ok", "C: MAIL FROM:<>", "S: 250 ok", "C: RCPT TO:<b@x>", "S: 250 ok",
+			"C: DATA", "S: 354 go", "C: .", "S: 250 b"),
+			want: ":220 LHLO:250 MAIL:250 RCPT:250 RSET:250 MAIL:250 RCPT:250 DATA:354 .:250>b@x"},
+		{name: "smtp: a second reply to the end of data is unasked", events: events("S: 220 mx", "C: EHLO c", "S: 250 x", "C: MAIL FROM:<>", "S: 250 ok",
+			"C: RCPT TO:<a@x>", "S: 250 ok", "C: RCPT TO:<b@x>", "S: 250 ok", "C: DATA", "S: 354 go", "C: .", "S: 250 ok", "S: 250 again"),
+			want: ":220 EHLO:250 MAIL:250 RCPT:250 RCPT:250 DATA:354 .:250 :250"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			var got []string
 			for _, x := range Exchanges(tc.events) {
-				got = append(got, string(x.Verb)+":"+itoa(x.Code))
+				g := string(x.Verb) + ":" + itoa(x.Code)
+				if x.Recipient != "" {
+					g += ">" + x.Recipient
+				}
+				got = append(got, g)
 			}
 			if g := strings.Join(got, " "); g != tc.want {
 				t.Errorf("got  %s\nwant %s", g, tc.want)
@@ -232,6 +257,7 @@ func BenchmarkBuild(b *testing.B) {
 func FuzzExchanges(f *testing.F) {
 	f.Add("S: 220 mx\nC: EHLO c\nS: 250-mx\nS: 250 SIZE\nC: AUTH LOGIN\nS: 334 VXNlcm5hbWU6\nC: x\nS: 235 ok")
 	f.Add("S: 220 mx\nC: DATA\nS: 354 go\nD: .x\nC: .\nS: 250 Ok: queued as ABC\nS: 421 bye")
+	f.Add("S: 220 lmtp\nC: LHLO c\nS: 250 x\nC: MAIL FROM:<>\nS: 250 ok\nC: RCPT TO:<a@x>\nS: 250 ok\nC: DATA\nS: 354 go\nC: .\nS: 250 a\nS: 452 b")
 	f.Fuzz(func(t *testing.T, s string) {
 		es := events(strings.Split(s, "\n")...)
 		var clients []string
@@ -248,6 +274,13 @@ func FuzzExchanges(f *testing.F) {
 			if x.client {
 				got = append(got, x.Command)
 			}
+			if x.Recipient != "" && x.Verb != endOfData && x.Verb != "BDAT" {
+				t.Fatalf("a recipient on %+v", x)
+			}
+		}
+		// Recipients' results never outnumber the RCPTs sent.
+		if rs, n := recipientResults(Exchanges(es)), strings.Count(s, "C: RCPT"); len(rs) > n {
+			t.Fatalf("%d results for %d RCPTs", len(rs), n)
 		}
 		if strings.Join(got, "\n") != strings.Join(clients, "\n") {
 			t.Fatalf("commands %q, sent %q", got, clients)
@@ -256,3 +289,146 @@ func FuzzExchanges(f *testing.F) {
 }
 
 func b64(r io.Reader) io.Reader { return base64.NewDecoder(base64.StdEncoding, r) }
+
+// TestLMTPOutcome: the exit status and per-recipient results of an LMTP
+// session by what the server said after the message (RFC 2033 §4.2), with
+// replies in Dovecot's wording, and SMTP's single reply for comparison.
+func TestLMTPOutcome(t *testing.T) {
+	head := []string{"S: 220 mx Dovecot (Debian) ready.", "C: LHLO c", "S: 250-mx", "S: 250 PIPELINING", "C: MAIL FROM:<a@b>", "S: 250 2.1.0 OK",
+		"C: RCPT TO:<u1@x>", "S: 250 2.1.5 OK", "C: RCPT TO:<nobody@x>", "S: 550 5.1.1 <nobody@x> User doesn't exist: nobody@x",
+		"C: RCPT TO:<u2@x>", "S: 250 2.1.5 OK", "C: DATA", "S: 354 OK", "D: hi", "C: ."}
+	saved := func(r string) string { return "S: 250 2.0.0 <" + r + "> sPugBPdsB2tVFwAAg+zDdQ Saved" }
+	const quota = "S: 552 5.2.2 <u2@x> Quota exceeded (mailbox for user is full)"
+	tests := []struct {
+		name     string
+		end      []string
+		exit     int
+		accepted string // the recipients accepted, space-separated
+	}{
+		{name: "delivered to both", end: []string{saved("u1@x"), saved("u2@x")}, exit: 0, accepted: "u1@x u2@x"},
+		{name: "one over quota", end: []string{saved("u1@x"), quota}, exit: ExitPartial, accepted: "u1@x"},
+		{name: "refused for both", end: []string{"S: 451 4.3.0 <u1@x> Temporary internal failure", quota}, exit: ExitMessage, accepted: ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			xs := Exchanges(events(append(append([]string{}, head...), tc.end...)...))
+			rs := recipientResults(xs)
+			if len(rs) != 3 || rs[1].RcptCode != 550 || rs[1].Code != 0 {
+				t.Fatalf("results %+v", rs)
+			}
+			var acc []string
+			for _, r := range rs {
+				if r.Accepted {
+					acc = append(acc, r.Recipient)
+				}
+			}
+			if g := strings.Join(acc, " "); g != tc.accepted {
+				t.Errorf("accepted %q, want %q", g, tc.accepted)
+			}
+			err := lmtpOutcome(xs)
+			var ee *shell.ExitError
+			switch {
+			case tc.exit == 0 && err != nil:
+				t.Errorf("error %v, want none", err)
+			case tc.exit != 0 && (!errors.As(err, &ee) || ee.Code != tc.exit):
+				t.Errorf("error %v, want exit %d", err, tc.exit)
+			case tc.exit != 0 && !strings.Contains(err.Error(), "<u2@x>: 552 5.2.2"):
+				t.Errorf("error %v does not name the refused recipient and its reply", err)
+			}
+		})
+	}
+	t.Run("smtp: one reply for all", func(t *testing.T) {
+		xs := Exchanges(events("S: 220 mx", "C: EHLO c", "S: 250 mx", "C: MAIL FROM:<a@b>", "S: 250 2.1.0 Ok",
+			"C: RCPT TO:<a@x>", "S: 250 2.1.5 Ok", "C: RCPT TO:<b@x>", "S: 250 2.1.5 Ok", "C: DATA", "S: 354 go", "C: .", "S: 250 2.0.0 Ok: queued as 4XyZ"))
+		rs := recipientResults(xs)
+		if len(rs) != 2 || !rs[0].Accepted || !rs[1].Accepted || rs[1].Code != 250 {
+			t.Errorf("results %+v", rs)
+		}
+	})
+}
+
+// TestScriptLines: the lines the script gives, phase by phase, for LMTP
+// and XCLIENT, answered well each time.
+func TestScriptLines(t *testing.T) {
+	tests := []struct {
+		name string
+		o    Options
+		want string
+	}{
+		{name: "lmtp", o: Options{EHLO: "c.example", LMTP: true, From: "a@b", Recipients: []string{"u1@x"}, Message: []byte("x\r\n")},
+			want: "LHLO c.example|MAIL FROM:<a@b> SIZE=3|RCPT TO:<u1@x>|:send <message, 3 bytes>"},
+		{name: "xclient after starttls, before auth", o: Options{EHLO: "c", StartTLS: true, XCLIENT: "ADDR=192.0.2.1 NAME=client.example", Auth: "plain", User: "alice", From: "a@b", Recipients: []string{"u@x"}, QuitAfter: PhaseMail},
+			want: "EHLO c|STARTTLS|EHLO c|:xclient ADDR=192.0.2.1 NAME=client.example|EHLO c|:auth plain alice|MAIL FROM:<a@b>"},
+		{name: "quit after xclient", o: Options{EHLO: "c", XCLIENT: "ADDR=192.0.2.1", QuitAfter: PhaseXCLIENT},
+			want: "EHLO c|:xclient ADDR=192.0.2.1|EHLO c"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if err := tc.o.Check(); err != nil {
+				t.Fatal(err)
+			}
+			s := NewScript(tc.o, io.Discard)
+			s.Event(transcripts.Event{Kind: transcripts.Connect}, nil)
+			s.Event(transcripts.Event{Kind: transcripts.Server, Text: "220 mx"}, nil)
+			var got []string
+			for len(got) < 20 {
+				l, err := s.ReadLine()
+				if err != nil {
+					break
+				}
+				got = append(got, l)
+				// Answer each line well: 250, with SIZE to EHLO/LHLO, 220 to
+				// STARTTLS and XCLIENT, 235 to AUTH.
+				s.Event(transcripts.Event{Kind: transcripts.Client, Text: l}, nil)
+				reply := "250 ok"
+				switch {
+				case strings.HasPrefix(l, "EHLO"), strings.HasPrefix(l, "LHLO"):
+					s.Event(transcripts.Event{Kind: transcripts.Server, Text: "250-mx"}, nil)
+					reply = "250 SIZE 1000"
+				case l == "STARTTLS", strings.HasPrefix(l, ":xclient"):
+					reply = "220 go"
+				case strings.HasPrefix(l, ":auth"):
+					reply = "235 ok"
+				case strings.HasPrefix(l, ":send"):
+					continue
+				}
+				s.Event(transcripts.Event{Kind: transcripts.Server, Text: reply}, nil)
+			}
+			if g := strings.Join(got, "|"); g != tc.want {
+				t.Errorf("got  %s\nwant %s", g, tc.want)
+			}
+		})
+	}
+}
+
+// TestCheckXCLIENT: --xclient takes Postfix's attribute names only
+// (XCLIENT_README), in any case, and no control characters.
+func TestCheckXCLIENT(t *testing.T) {
+	tests := []struct {
+		in string
+		ok bool
+	}{
+		{"ADDR=192.0.2.1 NAME=client.example", true},
+		{"addr=2001:db8::1 proto=ESMTP helo=[192.0.2.1] login=alice", true},
+		{"NAME=[UNAVAILABLE]", true},
+		{"HELO=münchen.example", true},
+		{"IDENT=x", false}, // XFORWARD's, not XCLIENT's
+		{"ADDR", false},
+		{"", false},
+		{"NAME=a\x1b[31m", false},
+		{strings.Repeat("NAME=x ", 200), false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.in, func(t *testing.T) {
+			o := Options{EHLO: "c", XCLIENT: tc.in}
+			if err := o.Check(); (err == nil) != tc.ok && tc.in != "" {
+				t.Errorf("Check(%q) = %v, want ok %v", tc.in, err, tc.ok)
+			}
+			if tc.in == "" {
+				if err := checkXCLIENT(tc.in); err == nil {
+					t.Error("checkXCLIENT(\"\") = nil")
+				}
+			}
+		})
+	}
+}
