@@ -62,6 +62,11 @@ func TestBadServers(t *testing.T) {
 		tarpit   time.Duration
 		// wanted substrings of the reasons
 		fpReason, enumReason, relayReason, smuggleReason string
+		// controls: the control probes ran and are in the results.
+		controls bool
+		// domain, when set, is the name enumeration must take from the
+		// server (not the "2.0.0" of "250 2.0.0 Ok").
+		domain string
 	}{
 		{
 			name: "drops after EHLO", greeting: "220 fake ESMTP\r\n",
@@ -79,9 +84,30 @@ func TestBadServers(t *testing.T) {
 			fpReason: "421", enumReason: "421", relayReason: "421", smuggleReason: "421",
 		},
 		{
+			// Every line, DATA included, gets 250: sixteen relay patterns
+			// "accepted", every random name "exists".
 			name: "250 to everything", greeting: "220 fake ESMTP\r\n",
 			handle:   func(int, string) (string, bool) { return "250 OK\r\n", false },
-			fpReason: "accepts anything", enumReason: "proves nothing", relayReason: "", smuggleReason: "could not start a message",
+			fpReason: "accepts anything", enumReason: "answers 250 to everything, even to VRFY smtpsh-",
+			relayReason:   "the server answers 250 to everything, even to XSMTPSHPROBE (a command no server knows: 250) and RCPT TO:<smtpsh-probe@invalid (a path without its closing \">\": 250), so acceptance proves nothing without sending",
+			smuggleReason: "the server answers 250 to everything, even to XSMTPSH-SYNC (a command no server knows: 250), so a 2xx after a form cannot tell",
+			controls:      true,
+		},
+		{
+			// A line-by-line sink that also says 354 to DATA: without the
+			// control, every smuggling form "ended the data" (the line
+			// after it got 250) and the server was "vulnerable".
+			name: "250 to everything, 354 to DATA", greeting: "220 sink.example.net ESMTP\r\n",
+			handle: func(_ int, line string) (string, bool) {
+				if line == "DATA" {
+					return "354 go ahead\r\n", false
+				}
+				return "250 2.0.0 Ok\r\n", false
+			},
+			fpReason: "accepts anything", enumReason: "no method can tell users apart",
+			relayReason:   "so acceptance proves nothing without sending",
+			smuggleReason: "XSMTPSH-SYNC (a command no server knows: 250)",
+			controls:      true, domain: "sink.example.net",
 		},
 		{
 			name: "tarpit", greeting: "220 fake ESMTP\r\n", tarpit: 50 * time.Millisecond,
@@ -131,6 +157,17 @@ func TestBadServers(t *testing.T) {
 			}
 			if r.Smuggle.Verdict != VerdictUnknown || !strings.Contains(r.Smuggle.Reason, tc.smuggleReason) {
 				t.Errorf("smuggle = %s (%s), want unknown with %q", r.Smuggle.Verdict, r.Smuggle.Reason, tc.smuggleReason)
+			}
+			if tc.domain != "" && r.Enum.Domain != tc.domain {
+				t.Errorf("enumeration domain %q, want %q from the greeting", r.Enum.Domain, tc.domain)
+			}
+			if tc.controls {
+				if len(r.Relay.Accepted) != 16 || len(r.Relay.Controls) == 0 {
+					t.Errorf("relay: %d accepted, controls %v: want all 16 and the control probe's exchanges", len(r.Relay.Accepted), r.Relay.Controls)
+				}
+				if r.Smuggle.Control == nil || len(r.Smuggle.Attempts) != 0 {
+					t.Errorf("smuggle: control %v, %d attempts: want the control and no message sent", r.Smuggle.Control, len(r.Smuggle.Attempts))
+				}
 			}
 			if tc.tarpit > 0 && len(r.Tarpits) == 0 {
 				t.Error("tarpit not reported")

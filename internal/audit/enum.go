@@ -187,7 +187,17 @@ func (a *Auditor) Enumerate(ctx context.Context, opts EnumOptions) (*Enumeration
 			break
 		}
 	}
-	if len(e.Used) == 0 && e.Reason == "" {
+	switch {
+	case len(e.Used) > 0 || e.Reason != "":
+	case len(s.anyName) > 0 && len(s.anyName) == len(methods):
+		// Every method said the random name exists: the server answers
+		// 250 to any name, which a fact about users cannot be drawn from.
+		var even []string
+		for _, ex := range s.anyName {
+			even = append(even, evenTo(ex, "a random name"))
+		}
+		e.Reason = answersEverything(s.anyName[0].Code, even, "no method can tell users apart (a catch-all, RFC 5321 §3.4, or a server that accepts anything)")
+	default:
 		e.Reason = "no method could tell users apart: " + strings.Join(e.Steps, "; ")
 	}
 	return e, nil
@@ -200,6 +210,9 @@ type enumSession struct {
 	c     *conn
 	tries int
 	inTx  bool // MAIL accepted, for RCPT
+	// anyName holds the catch-all probes answered 250 or 251: each
+	// method that said a random name exists.
+	anyName []Exchange
 }
 
 func (s *enumSession) connect(ctx context.Context) error {
@@ -291,6 +304,9 @@ func (s *enumSession) method(ctx context.Context, m Method) error {
 		return err
 	}
 	if why, ok := catchAll(ex, random); !ok {
+		if ex.Code == 250 || ex.Code == 251 {
+			s.anyName = append(s.anyName, ex)
+		}
 		s.e.Steps = append(s.e.Steps, fmt.Sprintf("%s: %s; moving on", name, why))
 		s.reset(ctx, m)
 		return nil

@@ -76,6 +76,9 @@ func TestPeerOpenRelay(t *testing.T) {
 	if !slices.Contains(r.Relay.Accepted, "plain") {
 		t.Errorf("accepted %v: the plain pattern (a stranger to a stranger) is what permit_mynetworks lets through", r.Relay.Accepted)
 	}
+	if len(r.Relay.Controls) == 0 {
+		t.Error("no control probe after the accepted patterns: an open relay is told from a server that accepts everything by it")
+	}
 	if len(r.Relay.Attempts) != 16 {
 		t.Errorf("%d attempts, want nmap's 16", len(r.Relay.Attempts))
 	}

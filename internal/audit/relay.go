@@ -105,6 +105,11 @@ type RelayResult struct {
 	Attempts []RelayAttempt `json:"attempts"`
 	Reason   string         `json:"reason"`
 	Sent     bool           `json:"sent,omitempty"`
+	// Controls are the exchanges of the control probe asked after the
+	// patterns when one was accepted: an unknown command and a broken
+	// RCPT, which every real server refuses. When one got 2xx too the
+	// verdict is unknown: the server answers everything so.
+	Controls []Exchange `json:"controls,omitempty"`
 }
 
 // ErrNotLab is returned when an option that sends mail is used on a server
@@ -112,7 +117,9 @@ type RelayResult struct {
 var ErrNotLab = errors.New("refusing to send: the target is not the smtpsh lab on a loopback address (the fingerprint must say \"smtpsh lab\" and the address must be loopback)")
 
 // RelayTest tries nmap's sixteen patterns, RSET before each, stopping at
-// RCPT unless opts.Send.
+// RCPT unless opts.Send. When a pattern was accepted it then asks the
+// control probe (an unknown command, a broken RCPT): a server that accepts
+// those too answers everything with 2xx, and the verdict is unknown.
 func (a *Auditor) RelayTest(ctx context.Context, opts RelayOptions) (*RelayResult, error) {
 	if opts.Send && !a.IsLab(opts.Fingerprint) {
 		return nil, ErrNotLab
@@ -186,6 +193,20 @@ func (a *Auditor) RelayTest(ctx context.Context, opts RelayOptions) (*RelayResul
 			res.Sent = res.Sent || at.Data != nil
 		}
 	}
+	var ctlErr error
+	if len(res.Accepted) > 0 {
+		// A 2xx to RCPT means something only from a server that can
+		// refuse: ask it what no real server accepts.
+		ctl, err := relayControls(ctx, c)
+		res.Controls = ctl
+		if even, code := acceptedNonsense(ctl); len(even) > 0 {
+			res.Reason = answersEverything(code, even, "acceptance proves nothing without sending")
+			return res, nil
+		}
+		if err != nil {
+			ctlErr = err
+		}
+	}
 	accepted := 0
 	for _, at := range res.Attempts {
 		if at.Mail.Code/100 == 2 {
@@ -201,6 +222,9 @@ func (a *Auditor) RelayTest(ctx context.Context, opts RelayOptions) (*RelayResul
 	default:
 		res.Verdict = VerdictNotRelay
 		res.Reason = "every pattern's RCPT was refused"
+	}
+	if ctlErr != nil {
+		res.Reason += fmt.Sprintf(" (the control probe after them could not finish: %v)", ctlErr)
 	}
 	return res, nil
 }

@@ -186,10 +186,16 @@ func (r *Report) write(w io.Writer, md bool) error {
 			}
 			item("%2d %-18s %s: %s", i+1, at.Pattern.Name, mark, res)
 		}
+		for _, ex := range rr.Controls {
+			item("control: %s", ex)
+		}
 	}
 	if sr := r.Smuggle; sr != nil {
 		h("SMTP smuggling: " + sr.Verdict)
 		item("%s", sr.Reason)
+		if sr.Control != nil {
+			item("control: %s", *sr.Control)
+		}
 		for _, at := range sr.Attempts {
 			item("%-8s %s: %s", at.Form, at.Outcome, at.Why)
 		}

@@ -329,7 +329,15 @@ func (c *conn) sayHello(ctx context.Context) error {
 func (c *conn) serverName() string {
 	for _, ex := range []Exchange{c.hello, c.greeting} {
 		if len(ex.Reply) > 0 && len(ex.Reply[0]) > 4 {
-			if f := strings.Fields(ex.Reply[0][4:]); len(f) > 0 && strings.Contains(f[0], ".") {
+			f := strings.Fields(ex.Reply[0][4:])
+			// A server that starts its text with an enhanced code
+			// ("250 2.0.0 Ok") gives no name there (RFC 3463 §2).
+			if len(f) > 0 {
+				if _, err := smtp.ParseEnhancedCode(f[0]); err == nil {
+					continue
+				}
+			}
+			if len(f) > 0 && strings.Contains(f[0], ".") {
 				return strings.Trim(f[0], "[]<>")
 			}
 		}

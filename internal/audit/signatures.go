@@ -34,7 +34,7 @@ const (
 // fingerprintProbes are the commands sent, in order, after EHLO.
 var fingerprintProbes = [...]struct{ probe, command string }{
 	{ProbeHelp, "HELP"},
-	{ProbeUnknown, "XSMTPSHPROBE"},
+	{ProbeUnknown, nonsenseCommand},
 	{ProbeMailSyntax, "MAIL FROM:<smtpsh-probe"},
 	{ProbeRcptFirst, "RCPT TO:<postmaster>"},
 	{ProbeNoopArg, "NOOP smtpsh"},

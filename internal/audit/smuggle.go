@@ -68,6 +68,10 @@ type SmuggleResult struct {
 	Accepted []string         `json:"accepted,omitempty"`
 	Attempts []SmuggleAttempt `json:"attempts"`
 	Reason   string           `json:"reason"`
+	// Control is the exchange of the control probe, the probe's
+	// syncCommand said on its own, which every real server refuses; nil
+	// when it could not be asked.
+	Control *Exchange `json:"control,omitempty"`
 }
 
 // ErrNotOwned is returned by Smuggle for a target that is not the lab
@@ -82,6 +86,8 @@ const syncCommand = "XSMTPSH-SYNC"
 // form inside followed by "NOOP smtpsh-smuggle-N", then the real end of
 // data and a command no server knows. A server that took the form as the
 // end of data answers the NOOP (2xx) before the unknown command (5xx).
+// First, on a connection of its own, it says that command alone: a server
+// that accepts it answers everything with 2xx, and the verdict is unknown.
 func (a *Auditor) Smuggle(ctx context.Context, opts SmuggleOptions) (*SmuggleResult, error) {
 	if !opts.IOwnThisServer && !a.IsLab(opts.Fingerprint) {
 		return nil, ErrNotOwned
@@ -95,6 +101,16 @@ func (a *Auditor) Smuggle(ctx context.Context, opts SmuggleOptions) (*SmuggleRes
 		}
 	}
 	res := &SmuggleResult{Verdict: VerdictUnknown}
+	// The probe tells "ended at the form" (2xx to the smuggled NOOP) from
+	// "still in the message" (5xx to syncCommand): a server that accepts
+	// syncCommand too cannot be probed, and gets no messages.
+	if ctl, ok := a.smuggleControl(ctx); ok {
+		res.Control = &ctl
+		if even, code := acceptedNonsense([]Exchange{ctl}); len(even) > 0 {
+			res.Reason = answersEverything(code, even, "a 2xx after a form cannot tell a smuggled command run from message text; no message was sent")
+			return res, nil
+		}
+	}
 	unknown := 0
 	for i, f := range SmuggleForms() {
 		at := a.smuggleOne(ctx, i+1, f, &opts)
