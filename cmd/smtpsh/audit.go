@@ -6,18 +6,15 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"os"
 	"os/signal"
 	"strings"
 	"syscall"
-	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/smtpsh/smtpsh/internal/audit"
 	"github.com/smtpsh/smtpsh/internal/dial"
-	"github.com/smtpsh/smtpsh/internal/lab/selfsigned"
 	"github.com/smtpsh/smtpsh/internal/render"
 )
 
@@ -136,7 +133,7 @@ func runAudit(cmd *cobra.Command, args []string, o *auditOptions) error {
 		}
 		cfg.Addr, cfg.Dial = addr, d.Options
 	} else {
-		l, err := startAuditLab(o.LabProfile)
+		l, err := startShellLab(o.LabProfile)
 		if err != nil {
 			return fmt.Errorf("starting the lab: %w", err)
 		}
@@ -217,34 +214,4 @@ func confirm(in io.Reader, errOut io.Writer) error {
 		return nil
 	}
 	return errors.New("not confirmed: nothing was sent (--yes skips the question)")
-}
-
-// startAuditLab starts the lab with profile on a free loopback port, as
-// startShellLab does for the default profile.
-func startAuditLab(profile string) (*shellLab, error) {
-	ls, err := newLabServer(labOptions{Profile: profile})
-	if err != nil {
-		return nil, err
-	}
-	ln, err := labListen("127.0.0.1:0", "--listen")
-	if err != nil {
-		ls.store.Close()
-		return nil, err
-	}
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		_ = ls.srv.Serve(ln)
-	}()
-	_, port, _ := net.SplitHostPort(ln.Addr().String())
-	return &shellLab{
-		addr: ln.Addr().String(), port: port, profile: ls.profile.Name, roots: selfsigned.Pool(ls.cert),
-		stop: func() {
-			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-			defer cancel()
-			_ = ls.srv.Shutdown(ctx)
-			<-done
-			ls.store.Close()
-		},
-	}, nil
 }

@@ -202,7 +202,7 @@ func runSend(cmd *cobra.Command, o *sendOptions) error {
 		if so.LMTP {
 			return usageErr(errors.New("--lmtp needs --server (often unix:/path) or --pipe: the lab speaks SMTP, not LMTP"))
 		}
-		l, err := startShellLab()
+		l, err := startShellLab("default")
 		if err != nil {
 			return fmt.Errorf("starting the lab: %w", err)
 		}

@@ -175,7 +175,7 @@ func runShell(cmd *cobra.Command, args []string, o *shellOptions) error {
 			fmt.Fprintln(out, "smtpsh: LMTP (RFC 2033): greet with LHLO; after the final dot each accepted RCPT gets its own reply, in RCPT order (§4.2)")
 		}
 	} else {
-		l, err := startShellLab()
+		l, err := startShellLab("default")
 		if err != nil {
 			return fmt.Errorf("starting the lab: %w", err)
 		}
@@ -387,11 +387,12 @@ type shellLab struct {
 	stop                func()
 }
 
-// startShellLab starts the lab with profile default on a free loopback
-// port, with a self-signed certificate and an in-memory store, as `smtpsh
-// lab` would with --listen 127.0.0.1:0 --tls-listen "".
-func startShellLab() (*shellLab, error) {
-	ls, err := newLabServer(labOptions{Profile: "default"})
+// startShellLab starts the lab with profile ("default" for the shell and
+// send, --lab-profile for audit) on a free loopback port, with a
+// self-signed certificate and an in-memory store, as `smtpsh lab` would
+// with --listen 127.0.0.1:0 --tls-listen "".
+func startShellLab(profile string) (*shellLab, error) {
+	ls, err := newLabServer(labOptions{Profile: profile})
 	if err != nil {
 		return nil, err
 	}

@@ -61,7 +61,7 @@ func exitStatus(err error) int {
 // labAddr starts the in-process lab for a test and returns its address.
 func labAddr(t *testing.T) string {
 	t.Helper()
-	l, err := startShellLab()
+	l, err := startShellLab("default")
 	if err != nil {
 		t.Fatal(err)
 	}
