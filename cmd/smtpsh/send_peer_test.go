@@ -179,9 +179,10 @@ func TestPeerSendQuitAfterPostfix(t *testing.T) {
 }
 
 // swaksConversation reads swaks' output (" -> " and "<-  " lines, "~"
-// under TLS) into the client verbs it sent and the reply codes it got:
-// message text, between a 354 and ".", is no command, and a line after a
-// 334 is a SASL response, counted as AUTH.
+// under TLS, "<** " for a reply it takes as an error) into the client
+// verbs it sent and the reply codes it got: message text, between a 354
+// and ".", is no command, and a line after a 334 is a SASL response,
+// counted as AUTH.
 func swaksConversation(out string) (verbs []string, codes []string) {
 	inData, sasl := false, false
 	for _, l := range strings.Split(out, "\n") {
@@ -201,7 +202,7 @@ func swaksConversation(out string) (verbs []string, codes []string) {
 				verb, _, _ := strings.Cut(c, " ")
 				verbs = append(verbs, strings.ToUpper(verb))
 			}
-		case strings.HasPrefix(l, "<-  "), strings.HasPrefix(l, "<~  "):
+		case strings.HasPrefix(l, "<-  "), strings.HasPrefix(l, "<~  "), strings.HasPrefix(l, "<** "), strings.HasPrefix(l, "<~* "):
 			r := l[4:]
 			if len(r) >= 4 && r[3] == '-' {
 				continue
@@ -215,10 +216,13 @@ func swaksConversation(out string) (verbs []string, codes []string) {
 	return verbs, codes
 }
 
-// smtpshConversation is the same from smtpsh's --json summary.
+// smtpshConversation is the same from smtpsh's --json summary. LMTP's
+// replies to one end of data (RFC 2033 §4.2) are one exchange each, with
+// the same command: the command counts once.
 func smtpshConversation(s send.Summary) (verbs []string, codes []string) {
-	for _, c := range s.Commands {
-		if c.Command != "" {
+	for i, c := range s.Commands {
+		again := c.Recipient != "" && i > 0 && s.Commands[i-1].Recipient != "" && s.Commands[i-1].Command == c.Command
+		if c.Command != "" && !again {
 			verbs = append(verbs, string(c.Verb))
 		}
 		if c.Code != 0 {
@@ -269,5 +273,32 @@ func TestPeerSendSwaks(t *testing.T) {
 				t.Errorf("swaks' conversation did not parse:\n%s", sw)
 			}
 		})
+	}
+}
+
+// TestPeerSendPipeSendmail sends with --pipe '/usr/sbin/sendmail -bs'
+// (Postfix's stand-alone SMTP on standard input and output, sendmail(1)):
+// the message arrives in bob's mailbox, body byte for byte.
+func TestPeerSendPipeSendmail(t *testing.T) {
+	peertest.Postfix(t) // the queue must be running to deliver
+	sendmail := peertest.Program(t, "/usr/sbin/sendmail")
+	mark := marker(t)
+	body := "piped through sendmail -bs\n.a dot first\nend\n"
+	out, err := runSendCmd(t, "", "--pipe", sendmail+" -bs", "--from", "student@example.org", "--to", "bob@"+postfixDomain,
+		"--subject", mark, "--body", body, "--json")
+	if err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	var s send.Summary
+	if err := json.Unmarshal([]byte(out), &s); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	if s.Server != "pipe:"+sendmail+" -bs" || !strings.Contains(s.Commands[0].Reply[0], "Postfix") || s.QueueID == "" {
+		t.Errorf("server %q, greeting %q, queue id %q", s.Server, s.Commands[0].Reply, s.QueueID)
+	}
+	msg := mboxMessage(t, "bob", mark)
+	// mbox ends each message with an empty line.
+	if !bytes.HasSuffix(bytes.TrimSuffix(msg, []byte("\r\n")), []byte("\r\n\r\n"+strings.ReplaceAll(body, "\n", "\r\n"))) {
+		t.Errorf("delivered:\n%s", msg)
 	}
 }
