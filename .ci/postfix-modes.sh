@@ -30,4 +30,28 @@ open_relay() (
   SMTPSH_POSTFIX_OPEN_RELAY=1 $GO test -count=1 -run '^TestPeerOpenRelay$' -v ./internal/audit
 )
 
+# --- XCLIENT (smtpsh :xclient and send --xclient, issue 9) ------------------
+# Postfix takes XCLIENT only from smtpd_authorized_xclient_hosts, which the
+# lab leaves empty: authorize loopback, wait until a new smtpd advertises
+# XCLIENT, run TestPeerXCLIENT (Postfix's 220, then the delivered message's
+# Received header and Postfix's log naming the client XCLIENT gave), and
+# restore the lab's configuration with `postfix-lab.sh start`, which
+# rewrites main.cf and reloads.
+xclient() (
+  section "XCLIENT: smtpsh :xclient and send --xclient against Postfix"
+  trap 'bash "$lab" start >/dev/null || echo "postfix-modes: could not restore the Postfix lab configuration" >&2' EXIT
+  trap 'exit 130' INT TERM
+  postconf -e 'smtpd_authorized_xclient_hosts = 127.0.0.0/8'
+  postfix reload >/dev/null 2>&1
+  for _ in $(seq 1 50); do
+    if timeout 5 bash -c 'exec 3<>/dev/tcp/127.0.0.1/10025 && read -r l <&3 && printf "EHLO modes.example\r\n" >&3 &&
+        while read -r l <&3; do case $l in 250[-\ ]XCLIENT*) exit 0;; "250 "*) exit 1;; esac; done' 2>/dev/null; then
+      break
+    fi
+    sleep 0.2
+  done
+  SMTPSH_POSTFIX_XCLIENT=1 $GO test -count=1 -run '^TestPeerXCLIENT$' -v ./cmd/smtpsh
+)
+
 open_relay
+xclient
