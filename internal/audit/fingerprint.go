@@ -4,8 +4,6 @@ import (
 	"context"
 	"fmt"
 	"slices"
-
-	"github.com/smtpsh/smtpsh/internal/render"
 )
 
 // minScore is the least score a best guess needs; below it the fingerprint
@@ -157,13 +155,4 @@ func promiscuous(fp *Fingerprint) bool {
 // to without the owner's word.
 func (a *Auditor) IsLab(fp *Fingerprint) bool {
 	return fp != nil && fp.Product == ProductLab && a.cfg.Dial.Proxy == "" && loopback(a.remote)
-}
-
-// describeEvidence is the evidence as lines for people.
-func (fp *Fingerprint) describeEvidence() []string {
-	var out []string
-	for _, m := range fp.Evidence {
-		out = append(out, fmt.Sprintf("%s: %s (+%d; %s)", m.Probe, render.Escape(m.Line), m.Weight, m.Source))
-	}
-	return out
 }

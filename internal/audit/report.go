@@ -5,8 +5,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
+	"slices"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/smtpsh/smtpsh/internal/render"
 )
@@ -38,6 +42,28 @@ func ParseChecks(s string) ([]Check, error) {
 		return nil, fmt.Errorf("no checks in %q", s)
 	}
 	return out, nil
+}
+
+// compareChecks orders checks as Run does them; names it does not know
+// (from a report read back) come after, by name.
+func compareChecks(x, y Check) int {
+	rank := func(c Check) int {
+		switch c {
+		case CheckFingerprint:
+			return 0
+		case CheckEnum:
+			return 1
+		case CheckRelay:
+			return 2
+		case CheckSmuggle:
+			return 3
+		}
+		return 4
+	}
+	if d := rank(x) - rank(y); d != 0 {
+		return d
+	}
+	return strings.Compare(string(x), string(y))
 }
 
 // RunOptions says which checks Run does and with what.
@@ -129,52 +155,47 @@ func (r *Report) WriteText(w io.Writer) error { return r.write(w, false) }
 func (r *Report) WriteMarkdown(w io.Writer) error { return r.write(w, true) }
 
 func (r *Report) write(w io.Writer, md bool) error {
-	var b strings.Builder
-	h := func(s string) {
-		if md {
-			fmt.Fprintf(&b, "\n## %s\n\n", s)
-		} else {
-			fmt.Fprintf(&b, "\n%s\n%s\n", s, strings.Repeat("-", len(s)))
-		}
-	}
-	item := func(format string, args ...any) {
-		s := fmt.Sprintf(format, args...)
-		if md {
-			b.WriteString("- " + mdEscape(s) + "\n")
-		} else {
-			b.WriteString("  " + s + "\n")
-		}
-	}
+	b := &reportWriter{md: md}
 	if md {
-		fmt.Fprintf(&b, "# smtpsh audit of %s\n", mdEscape(render.Escape(r.Target)))
+		fmt.Fprintf(&b.b, "# smtpsh audit of %s\n", mdEscape(render.Escape(r.Target)))
 	} else {
-		fmt.Fprintf(&b, "smtpsh audit of %s\n", render.Escape(r.Target))
+		fmt.Fprintf(&b.b, "smtpsh audit of %s\n", render.Escape(r.Target))
 	}
 	if fp := r.Fingerprint; fp != nil {
-		h("Fingerprint: " + fp.Product)
-		item("%s", fp.Reason)
-		for _, e := range fp.describeEvidence() {
-			item("%s", e)
+		b.heading("Fingerprint: " + fp.Product)
+		b.para(fp.Reason)
+		var rows [][]string
+		for _, m := range fp.Evidence {
+			// The weight goes with the probe: a column of its own is
+			// too narrow for glamour to keep its header whole.
+			rows = append(rows, []string{fmt.Sprintf("%s +%d", m.Probe, m.Weight), render.Escape(m.Line), m.Source})
 		}
+		b.table([]string{"probe", "reply line", "wording from"}, "lll", rows,
+			func(c []string) string {
+				probe, weight, _ := strings.Cut(c[0], " ")
+				return fmt.Sprintf("%s: %s (%s; %s)", probe, c[1], weight, c[2])
+			})
 		if len(fp.Banner) > 0 {
-			item("banner: %s", render.Escape(strings.Join(fp.Banner, " / ")))
+			b.para("banner: " + render.Escape(strings.Join(fp.Banner, " / ")))
 		}
 	}
 	if e := r.Enum; e != nil {
-		h("Users (method " + string(e.Method) + ", domain " + render.Escape(e.Domain) + ")")
-		for _, s := range e.Steps {
-			item("%s", s)
-		}
+		b.heading("Users (method " + string(e.Method) + ", domain " + render.Escape(e.Domain) + ")")
+		b.list(e.Steps)
+		var rows [][]string
 		for _, u := range e.Users {
-			item("%s: %s — %s (%s)", render.Escape(u.User), u.Status, u.Exchange, u.Why)
+			rows = append(rows, []string{render.Escape(u.User), string(u.Status), u.Exchange.String(), u.Why})
 		}
+		b.table([]string{"user", "status", "reply", "why"}, "llll", rows,
+			func(c []string) string { return fmt.Sprintf("%s: %s — %s (%s)", c[0], c[1], c[2], c[3]) })
 		if e.Reason != "" {
-			item("%s", e.Reason)
+			b.para(e.Reason)
 		}
 	}
 	if rr := r.Relay; rr != nil {
-		h("Open relay: " + rr.Verdict)
-		item("%s", rr.Reason)
+		b.heading("Open relay: " + rr.Verdict)
+		b.para(rr.Reason)
+		var rows [][]string
 		for i, at := range rr.Attempts {
 			res := at.Mail.String()
 			if at.Rcpt != nil {
@@ -184,36 +205,149 @@ func (r *Report) write(w io.Writer, md bool) error {
 			if at.Accepted {
 				mark = "ACCEPTED"
 			}
-			item("%2d %-18s %s: %s", i+1, at.Pattern.Name, mark, res)
+			rows = append(rows, []string{fmt.Sprint(i + 1), at.Pattern.Name, mark, res})
 		}
+		b.table([]string{"#", "pattern", "result", "reply"}, "rlll", rows,
+			func(c []string) string { return fmt.Sprintf("%2s %-18s %s: %s", c[0], c[1], c[2], c[3]) })
+		var ctl []string
 		for _, ex := range rr.Controls {
-			item("control: %s", ex)
+			ctl = append(ctl, "control: "+ex.String())
 		}
+		b.list(ctl)
 	}
 	if sr := r.Smuggle; sr != nil {
-		h("SMTP smuggling: " + sr.Verdict)
-		item("%s", sr.Reason)
+		b.heading("SMTP smuggling: " + sr.Verdict)
+		b.para(sr.Reason)
 		if sr.Control != nil {
-			item("control: %s", *sr.Control)
+			b.list([]string{"control: " + sr.Control.String()})
 		}
+		var rows [][]string
 		for _, at := range sr.Attempts {
-			item("%-8s %s: %s", at.Form, at.Outcome, at.Why)
+			rows = append(rows, []string{at.Form, at.Outcome, at.Why})
 		}
+		b.table([]string{"form", "outcome", "why"}, "lll", rows,
+			func(c []string) string { return fmt.Sprintf("%-8s %s: %s", c[0], c[1], c[2]) })
 	}
 	if len(r.Skipped) > 0 {
-		h("Skipped")
-		for c, why := range r.Skipped {
-			item("%s: %s", c, why)
+		b.heading("Skipped")
+		// In the order Run does the checks, not map order: the same
+		// report reads the same every time.
+		var skipped []string
+		for _, c := range slices.SortedFunc(maps.Keys(r.Skipped), compareChecks) {
+			skipped = append(skipped, fmt.Sprintf("%s: %s", c, r.Skipped[c]))
 		}
+		b.list(skipped)
 	}
 	if len(r.Tarpits) > 0 {
-		h("Tarpits")
-		for _, t := range r.Tarpits {
-			item("%s", t)
+		b.heading("Tarpits")
+		b.list(r.Tarpits)
+	}
+	_, err := io.WriteString(w, b.b.String())
+	return err
+}
+
+// reportWriter writes a report's sections as plain text (headings
+// underlined, items indented) or as Markdown (## headings, paragraphs,
+// lists and tables that glamour renders, every string escaped).
+type reportWriter struct {
+	b  strings.Builder
+	md bool
+}
+
+func (w *reportWriter) heading(s string) {
+	s = escapeControls(s)
+	if w.md {
+		fmt.Fprintf(&w.b, "\n## %s\n\n", mdEscape(s))
+	} else {
+		fmt.Fprintf(&w.b, "\n%s\n%s\n", s, strings.Repeat("-", utf8.RuneCountInString(s)))
+	}
+}
+
+// para is a sentence of the report: a paragraph in Markdown.
+func (w *reportWriter) para(s string) {
+	s = escapeControls(s)
+	if w.md {
+		w.b.WriteString(mdEscape(s) + "\n\n")
+	} else {
+		w.b.WriteString("  " + s + "\n")
+	}
+}
+
+func (w *reportWriter) list(items []string) {
+	for _, s := range items {
+		s = escapeControls(s)
+		if w.md {
+			w.b.WriteString("- " + mdEscape(s) + "\n")
+		} else {
+			w.b.WriteString("  " + s + "\n")
 		}
 	}
-	_, err := io.WriteString(w, b.String())
-	return err
+	if w.md && len(items) > 0 {
+		w.b.WriteString("\n")
+	}
+}
+
+// table writes rows under header as a Markdown table (align holds one
+// 'l' or 'r' per column), or, in text, each row on a line as line says.
+func (w *reportWriter) table(header []string, align string, rows [][]string, line func([]string) string) {
+	if len(rows) == 0 {
+		return
+	}
+	if !w.md {
+		for _, r := range rows {
+			w.b.WriteString("  " + escapeControls(line(r)) + "\n")
+		}
+		return
+	}
+	w.b.WriteString("| " + strings.Join(header, " | ") + " |\n|")
+	for i := range header {
+		if i < len(align) && align[i] == 'r' {
+			w.b.WriteString(" ---: |")
+		} else {
+			w.b.WriteString(" --- |")
+		}
+	}
+	w.b.WriteString("\n")
+	for _, r := range rows {
+		cells := make([]string, len(r))
+		for i, c := range r {
+			cells[i] = mdEscape(escapeControls(c))
+		}
+		w.b.WriteString("| " + strings.Join(cells, " | ") + " |\n")
+	}
+	w.b.WriteString("\n")
+}
+
+// escapeControls escapes what must never reach a terminal (C0 and C1
+// controls, DEL, bytes that are not UTF-8, other non-printing runes) as
+// render.Escape does, and leaves everything else, backslashes included,
+// as it is: the report's strings are already escaped where they quote the
+// server (Exchange.String), and this keeps a string that was not from
+// writing escape sequences to the terminal.
+func escapeControls(s string) string {
+	var b strings.Builder
+	escaped := false
+	for i := 0; i < len(s); {
+		r, n := utf8.DecodeRuneInString(s[i:])
+		// A RuneError of one byte is a byte that is not UTF-8; of three,
+		// a real U+FFFD.
+		keep := r == ' ' || unicode.IsPrint(r) && (r != utf8.RuneError || n == 3)
+		switch {
+		case !keep && !escaped:
+			escaped = true
+			b.WriteString(s[:i])
+			b.WriteString(render.Escape(s[i : i+n]))
+		case !keep:
+			b.WriteString(render.Escape(s[i : i+n]))
+		case escaped:
+			b.WriteString(s[i : i+n])
+		}
+		i += n
+	}
+	if !escaped {
+		return s
+	}
+	return b.String()
 }
 
 // mdEscape keeps server text from becoming Markdown markup.
