@@ -2,6 +2,8 @@ package audit
 
 import (
 	"context"
+	"maps"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -45,7 +47,9 @@ func benchProbes() map[string]map[string][]string {
 // BenchmarkMatchSignatures scores one fingerprint's replies against every
 // signature; MB/s is reply text matched.
 func BenchmarkMatchSignatures(b *testing.B) {
-	for name, replies := range benchProbes() {
+	probes := benchProbes()
+	for _, name := range slices.Sorted(maps.Keys(probes)) {
+		replies := probes[name]
 		b.Run(strings.ReplaceAll(name, " ", "-"), func(b *testing.B) {
 			fp := &Fingerprint{Probes: map[string]Exchange{}}
 			size := 0
