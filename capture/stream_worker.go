@@ -42,6 +42,7 @@ type worker struct {
 	now       time.Time
 	smtpConns int64
 	conns     int64
+	shard     uint16 // the batches' segments with this shard are this worker's
 }
 
 type config struct {
@@ -65,6 +66,9 @@ func newWorker(cfg *config, pagesTotal, pagesPerConn int) *worker {
 func (w *worker) process(b *batch) {
 	for i := range b.segs {
 		s := &b.segs[i]
+		if s.shard != w.shard {
+			continue
+		}
 		if err := w.tcp.DecodeFromBytes(b.arena[s.start:s.end], gopacket.NilDecodeFeedback); err != nil {
 			continue // decoded once already by the reader: cannot happen
 		}
