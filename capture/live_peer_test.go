@@ -75,18 +75,7 @@ func TestPeerTcpdumpLoopback(t *testing.T) {
 			}
 			defer ln.Close()
 			port := ln.Addr().(*net.TCPAddr).Port
-			path := filepath.Join(t.TempDir(), "lo.pcap")
-			dump := exec.Command(tcpdump, "-i", iface, "-U", "-w", path, "tcp", "port", itoa(port))
-			derr := &lockedBuffer{}
-			dump.Stderr = derr
-			if err := dump.Start(); err != nil {
-				t.Fatal(err)
-			}
-			for i := 0; i < 50 && !strings.Contains(derr.String(), "listening"); i++ {
-				time.Sleep(100 * time.Millisecond)
-			}
-			// "listening" is printed before the socket sees every packet
-			time.Sleep(500 * time.Millisecond)
+			path, stop := startTcpdump(t, tcpdump, iface, port)
 			var in, out bytes.Buffer
 			done := make(chan struct{})
 			go tinySMTP(ln, &in, &out, done)
@@ -98,9 +87,7 @@ s.quit()`
 				t.Fatalf("smtplib: %v %s", err, outp)
 			}
 			<-done
-			time.Sleep(300 * time.Millisecond)
-			dump.Process.Signal(syscall.SIGINT)
-			dump.Wait()
+			stop([]byte("221 bye\r\n"))
 			rec := newRecorder()
 			st, err := Decode(context.Background(), []string{path}, rec, Options{Ports: []uint16{uint16(port)}})
 			if err != nil {
@@ -141,4 +128,70 @@ func (l *lockedBuffer) String() string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.b.String()
+}
+
+// startTcpdump records loopback traffic to and from port (TCP, and the
+// UDP probes it sends itself) on iface into a file. It returns once
+// tcpdump is seen capturing: "listening" is printed before the socket
+// sees every packet, so it sends UDP probes to the port until one is in
+// the file (the decoder skips them as non-TCP). stop waits until the file
+// holds last, the last bytes the conversation sent (tcpdump can be seconds
+// behind on a busy machine), then stops tcpdump.
+func startTcpdump(t *testing.T, tcpdump, iface string, port int) (path string, stop func(last []byte)) {
+	t.Helper()
+	path = filepath.Join(t.TempDir(), "lo.pcap")
+	// Without --immediate-mode, packets wait in the kernel's ring for a
+	// block to fill or time out: tcpdump stopped before then writes none
+	// of them ("0 packets captured").
+	dump := exec.Command(tcpdump, "-i", iface, "--immediate-mode", "-U", "-w", path, "port", itoa(port))
+	derr := &lockedBuffer{}
+	dump.Stderr = derr
+	if err := dump.Start(); err != nil {
+		t.Fatal(err)
+	}
+	stopped := false
+	halt := func() {
+		if !stopped {
+			stopped = true
+			dump.Process.Signal(syscall.SIGINT)
+			dump.Wait()
+		}
+	}
+	t.Cleanup(halt)
+	probe, err := net.Dial("udp", "127.0.0.1:"+itoa(port))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer probe.Close()
+	for i := 0; ; i++ {
+		if i == 200 {
+			t.Fatalf("tcpdump -i %s captured no probe in 10 s: %s", iface, derr.String())
+		}
+		probe.Write([]byte("smtpsh probe"))
+		time.Sleep(50 * time.Millisecond)
+		if b, err := os.ReadFile(path); err == nil && bytes.Contains(b, []byte("smtpsh probe")) {
+			break
+		}
+	}
+	return path, func(last []byte) {
+		t.Helper()
+		waitCaptured(t, path, last)
+		halt()
+	}
+}
+
+// waitCaptured waits (at most 10 s) until the capture tcpdump is writing
+// with -U holds last, the last bytes the conversation sent, and then a
+// little longer for the FIN after them: on a busy machine tcpdump can be
+// seconds behind, and stopping it early loses the end.
+func waitCaptured(t *testing.T, path string, last []byte) {
+	t.Helper()
+	for i := 0; i < 200; i++ {
+		if b, err := os.ReadFile(path); err == nil && bytes.Contains(b, last) {
+			time.Sleep(200 * time.Millisecond)
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Logf("%s: %q not captured after 10 s", path, last)
 }
