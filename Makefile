@@ -45,6 +45,7 @@ bench:
 	bash .ci/bench-shell.sh
 	bash .ci/bench-dial.sh
 	bash .ci/bench-send.sh
+	bash .ci/bench-capture.sh
 
 fuzz:
 	FUZZTIME=$(FUZZTIME) bash .ci/fuzz.sh
