@@ -379,7 +379,7 @@ func sendConfig(cmd *cobra.Command, o *sendOptions) (*config.Target, error) {
 		return nil, usageErr(fmt.Errorf("configuration: %w", err))
 	}
 	fs := cmd.Flags()
-	if err := config.ApplyFlags(fs, "defaults", c.Defaults); err != nil {
+	if err := config.ApplyFlags(fs, "defaults", defaultsFor(fs, c.Defaults)); err != nil {
 		return nil, usageErr(fmt.Errorf("%s: %w", c.Path, err))
 	}
 	if o.Target == "" {

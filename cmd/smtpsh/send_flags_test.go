@@ -161,3 +161,21 @@ func TestSendAuthAny(t *testing.T) {
 		})
 	}
 }
+
+// TestSharedDefaults: [defaults] serves every command, so a key of send's
+// (subject) does not break the shell, and the shell's (no_explain) does
+// not break send; a key of no command is still reported.
+func TestSharedDefaults(t *testing.T) {
+	writeConfig(t, "[defaults]\nsubject = \"from the file\"\nno_explain = true\n")
+	out, err := run(t, "-c", "NOOP")
+	if err != nil {
+		t.Fatalf("the shell with send's default: %v\n%s", err, out)
+	}
+	if strings.Contains(out, "↳ ") {
+		t.Errorf("no_explain from [defaults] not applied:\n%s", out)
+	}
+	writeConfig(t, "[defaults]\nsubjekt = \"typo\"\n")
+	if out, err := run(t, "-c", "NOOP"); err == nil || !strings.Contains(err.Error(), "defaults.subjekt: not a flag") {
+		t.Errorf("a key of no command: err = %v\n%s", err, out)
+	}
+}

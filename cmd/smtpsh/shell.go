@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 	"golang.org/x/term"
 
 	"github.com/smtpsh/smtpsh/internal/config"
@@ -307,7 +308,7 @@ func applyConfig(cmd *cobra.Command, args []string, out io.Writer) ([]string, er
 	if err != nil {
 		return nil, fmt.Errorf("configuration: %w", err)
 	}
-	if err := config.ApplyFlags(cmd.Flags(), "defaults", c.Defaults); err != nil {
+	if err := config.ApplyFlags(cmd.Flags(), "defaults", defaultsFor(cmd.Flags(), c.Defaults)); err != nil {
 		return nil, fmt.Errorf("%s: %w", c.Path, err)
 	}
 	if len(args) == 0 || !strings.HasPrefix(args[0], "@") {
@@ -419,4 +420,40 @@ func startShellLab(profile string) (*shellLab, error) {
 			st.Close()
 		},
 	}, nil
+}
+
+// defaultsFor returns the configuration file's [defaults] that apply to
+// the command whose flags are fs: [defaults] is shared by every command,
+// so a key that is a flag of another command (send's subject, say) is left
+// to that command, while a key that is a flag of none stays and is
+// reported as a mistake.
+func defaultsFor(fs *pflag.FlagSet, defaults map[string]any) map[string]any {
+	out := make(map[string]any, len(defaults))
+	var others []*pflag.FlagSet
+	for k, v := range defaults {
+		name := strings.ReplaceAll(k, "_", "-")
+		if fs.Lookup(name) == nil {
+			if others == nil {
+				root := newRootCmd()
+				others = append(others, root.Flags())
+				for _, c := range root.Commands() {
+					others = append(others, c.Flags())
+				}
+			}
+			if flagOfAny(others, name) {
+				continue
+			}
+		}
+		out[k] = v
+	}
+	return out
+}
+
+func flagOfAny(sets []*pflag.FlagSet, name string) bool {
+	for _, fs := range sets {
+		if fs.Lookup(name) != nil {
+			return true
+		}
+	}
+	return false
 }
