@@ -28,12 +28,13 @@ func main() {
 	maxBody := flag.Int("max-body", 200_000, "largest message body in bytes; sizes are uniform up to it")
 	seed := flag.Uint64("seed", 7, "random seed")
 	tunnels := flag.Int("tunnel-every", 50, "every Nth session goes through an HTTP CONNECT proxy (0: none)")
+	mss := flag.Int("mss", 1460, "largest TCP payload: smaller makes more, smaller packets")
 	flag.Parse()
 	if *out == "" || *mb <= 0 || *maxBody <= 0 {
 		flag.Usage()
 		os.Exit(2)
 	}
-	n, size, err := write(*out, int64(*mb)*1e6, *maxBody, *seed, *tunnels)
+	n, size, err := write(*out, int64(*mb)*1e6, *maxBody, *seed, *tunnels, *mss)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "pcapgen:", err)
 		os.Exit(1)
@@ -45,7 +46,7 @@ func main() {
 // each other, and memory holds only them.
 const batchConvs = 100
 
-func write(path string, target int64, maxBody int, seed uint64, tunnelEvery int) (int, int64, error) {
+func write(path string, target int64, maxBody int, seed uint64, tunnelEvery, mss int) (int, int64, error) {
 	f, err := os.Create(path + ".tmp")
 	if err != nil {
 		return 0, 0, err
@@ -75,7 +76,7 @@ func write(path string, target int64, maxBody int, seed uint64, tunnelEvery int)
 		if i > batchConvs {
 			w = &skipWriter{w: cw, skip: 24}
 		}
-		if _, err := pcapgen.Write(w, convs, pcapgen.Options{Interleave: true, Seed: seed + uint64(i)}); err != nil {
+		if _, err := pcapgen.Write(w, convs, pcapgen.Options{Interleave: true, Seed: seed + uint64(i), MSS: mss}); err != nil {
 			return i, cw.n, err
 		}
 	}
