@@ -270,7 +270,7 @@ func writeConvText(w io.Writer, convs []*capture.Conversation, term render.Termi
 		if i > 0 {
 			fmt.Fprintln(w)
 		}
-		fmt.Fprintf(w, "%s\n", render.Note(term, fmt.Sprintf("# conversation %d: %s -> %s, %s, %s", c.Info.ID, c.Info.Client, c.Info.Server,
+		fmt.Fprintf(w, "%s\n", render.Note(term, fmt.Sprintf("# conversation %d: %s -> %s%s, %s, %s", c.Info.ID, c.Info.Client, render.Escape(c.Info.ServerName()), viaNote(c.Info),
 			c.Start.UTC().Format(time.RFC3339), summaryResult(c))))
 		if c.Transcript == nil {
 			continue
@@ -316,7 +316,7 @@ func writeSummary(w io.Writer, convs []*capture.Conversation) error {
 			user = "-"
 		}
 		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d\t%s\t%s\n", c.Info.ID, c.Start.UTC().Format("2006-01-02 15:04:05"),
-			c.Info.Client, c.Info.Server, cell(c.Helo), cell(strings.Join(from, ",")), cell(strings.Join(rcpts, ",")),
+			c.Info.Client, cell(c.Info.ServerName()), cell(c.Helo), cell(strings.Join(from, ",")), cell(strings.Join(rcpts, ",")),
 			cell(summaryResult(c)), c.ClientBytes+c.ServerBytes, tlsMode, cell(user))
 	}
 	return tw.Flush()
@@ -345,6 +345,7 @@ type convJSON struct {
 	EndReason    string     `json:"end_reason,omitempty"`
 	Client       string     `json:"client"`
 	Server       string     `json:"server"`
+	Via          string     `json:"via,omitempty"` // the HTTP proxy the conversation was tunnelled through
 	SawSYN       bool       `json:"saw_syn"`
 	Greeting     string     `json:"greeting,omitempty"`
 	Helo         string     `json:"helo,omitempty"`
@@ -398,7 +399,7 @@ func writeConvJSON(w io.Writer, convs []*capture.Conversation) error {
 	enc := json.NewEncoder(w)
 	for _, c := range convs {
 		j := convJSON{ID: c.Info.ID, Start: c.Start.UTC(), End: c.End.UTC(), EndReason: c.EndReason,
-			Client: c.Info.Client.String(), Server: c.Info.Server.String(), SawSYN: c.Info.SawSYN,
+			Client: c.Info.Client.String(), Server: c.Info.ServerName(), Via: c.Info.Via(), SawSYN: c.Info.SawSYN,
 			Greeting: c.Greeting, Helo: c.Helo, HeloVerb: string(c.HeloVerb), LMTP: c.LMTP, TLS: c.TLS,
 			AuthUser: c.AuthUser(), Result: c.Result, ResultCode: c.ResultCode,
 			ClientBytes: c.ClientBytes, ServerBytes: c.ServerBytes, Gaps: c.Gaps,
@@ -566,4 +567,12 @@ func (p *progress) finish() {
 	if p.shown {
 		fmt.Fprint(p.w, "\r\033[K")
 	}
+}
+
+// viaNote names the proxy a tunnelled conversation went through.
+func viaNote(info capture.ConnInfo) string {
+	if v := info.Via(); v != "" {
+		return " via " + render.Escape(v)
+	}
+	return ""
 }

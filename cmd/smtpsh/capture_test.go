@@ -303,3 +303,33 @@ func TestCaptureBadFile(t *testing.T) {
 		t.Error("no file: no error")
 	}
 }
+
+// TestCaptureTunnel: a conversation through an HTTP CONNECT proxy is shown
+// with the target the CONNECT named (read here from the capture's own
+// bytes) as its server and the proxy as via.
+func TestCaptureTunnel(t *testing.T) {
+	p := publicPcap(t, "zeek+zeek/testing/btest/Traces/http/connect-with-smtp.pcap")
+	raw, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	i := bytes.Index(raw, []byte("CONNECT "))
+	if i < 0 {
+		t.Fatal("no CONNECT request in the capture")
+	}
+	target := strings.Fields(string(raw[i : i+200]))[1]
+	out, _, err := runOut(t, "capture", "--json", p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var c convJSON
+	if err := json.Unmarshal([]byte(strings.TrimSpace(out)), &c); err != nil {
+		t.Fatalf("%v: %q", err, out)
+	}
+	if c.Server != target || !strings.HasPrefix(c.Via, "http://") || !strings.HasSuffix(c.Via, ":8240") {
+		t.Errorf("server %q via %q, want %q via the proxy on 8240", c.Server, c.Via, target)
+	}
+	if len(c.Transactions) != 1 || c.ResultCode != 250 {
+		t.Errorf("transactions %+v, result %d", c.Transactions, c.ResultCode)
+	}
+}
