@@ -90,10 +90,7 @@ func TestTranscriptMatchesRFCNotation(t *testing.T) {
 			got = append(got, "C: "+e.Text)
 		}
 	}
-	var want []string
-	for _, l := range strings.Split(strings.TrimSpace(rfc5321D1), "\n") {
-		want = append(want, l)
-	}
+	want := strings.Split(strings.TrimSpace(rfc5321D1), "\n")
 	if !slices.Equal(got, want) {
 		t.Errorf("protocol lines:\n got %q\nwant %q", got, want)
 	}

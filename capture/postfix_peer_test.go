@@ -37,10 +37,7 @@ func (r *swaksRun) sentMessage() []byte {
 		case in && l == " -> .":
 			return msg.Bytes()
 		case in && strings.HasPrefix(l, " -> "):
-			line := strings.TrimPrefix(l, " -> ")
-			if strings.HasPrefix(line, ".") {
-				line = line[1:]
-			}
+			line := strings.TrimPrefix(strings.TrimPrefix(l, " -> "), ".")
 			msg.WriteString(line + "\r\n")
 		}
 	}

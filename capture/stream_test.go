@@ -24,13 +24,12 @@ type recorder struct {
 }
 
 type recConn struct {
-	info   ConnInfo
-	data   [2][]byte // by Direction; a gap of n bytes is n '\x00' bytes… no: recorded in gaps
-	gaps   [2][]gapAt
-	order  []Direction // direction of each Data call, in call order
-	ended  string
-	events int
-	after  int // calls after End
+	info  ConnInfo
+	data  [2][]byte // by Direction; gaps are recorded apart, in gaps
+	gaps  [2][]gapAt
+	order []Direction // direction of each Data call, in call order
+	ended string
+	after int // calls after End
 }
 
 type gapAt struct {
