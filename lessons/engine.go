@@ -3,6 +3,7 @@ package lessons
 import (
 	"fmt"
 	"io"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -513,7 +514,10 @@ func (e *Engine) holds(c Condition) bool {
 	if c.Meta != "" && !w.metas[c.Meta] {
 		return false
 	}
-	if c.StoredFor != "" && !e.storedFor(c.StoredFor) {
+	// With data_match too, the stored message must be the one that
+	// matches: a wrong answer stored earlier in the step, and the right
+	// line typed but not yet sent, must not complete it together.
+	if c.StoredFor != "" && !e.storedFor(c.StoredFor, c.DataMatch) {
 		return false
 	}
 	return true
@@ -521,15 +525,20 @@ func (e *Engine) holds(c Condition) bool {
 
 // storedFor reports whether the lab stored a message for rcpt since the
 // step started: addressed to it, or delivered to its mailbox (an alias or
-// a list may have brought it there).
-func (e *Engine) storedFor(rcpt string) bool {
+// a list may have brought it there); with match, one with a line that
+// matches it.
+func (e *Engine) storedFor(rcpt string, match *regexp.Regexp) bool {
 	local, domain, _ := strings.Cut(rcpt, "@")
 	labDomain := ""
 	if e.cfg.Lab != nil {
 		labDomain = strings.ToLower(e.cfg.Lab.Profile.Domain)
 	}
 	for _, m := range e.labMessages() {
-		if e.win.stored[m.ID] {
+		// Stored lines are unstuffed; data_match may be written for the
+		// wire form (RFC 5321 §4.5.2), as the data check above allows.
+		if e.win.stored[m.ID] || match != nil && !anyOf(strings.Split(string(m.Data), "\r\n"), func(l string) bool {
+			return match.MatchString(l) || strings.HasPrefix(l, ".") && match.MatchString("."+l)
+		}) {
 			continue
 		}
 		for _, to := range m.To {

@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/smtpsh/smtpsh/internal/lab/store"
 	"github.com/smtpsh/smtpsh/transcripts"
 )
 
@@ -141,5 +142,64 @@ func TestEngineSkip(t *testing.T) {
 	p2 := e2.Progress()
 	if strings.Join(p2.Done, "|") != "Greet" || len(p2.Skipped) != 0 {
 		t.Errorf("progress after doing the skipped step = %+v", p2)
+	}
+}
+
+// TestEngineStoredAnswer: a step checked with data_match and stored_for
+// completes only when the message with the matching line is stored, not
+// when a wrong answer stored earlier in the step meets the right line
+// typed but not yet sent.
+func TestEngineStoredAnswer(t *testing.T) {
+	src := `+++
+title = "Answer"
+summary = "S"
+profile = "default"
+objectives = ["O"]
++++
+Intro.
+
+## Step: Answer
+
+` + "```check\ndata_match = \"(?i)^Subject: answer 8$\"\nstored_for = \"alice@lab.smtpsh.test\"\n```\n```solution\nNOOP\n```\n```wrong\nRSET\n```\n"
+	l, err := Parse("98-answer.md", []byte(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	lb, err := StartLab(l.Profile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lb.Close()
+	e, err := NewEngine(EngineConfig{Lesson: l, Lab: lb})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out strings.Builder
+	e.Start(&out)
+	deliver := func(subject string) {
+		if err := lb.Store.Deliver(&store.Message{To: []string{"alice@lab.smtpsh.test"}, Mailboxes: []string{"alice"},
+			Data: []byte("Received: from test\r\nSubject: " + subject + "\r\n\r\nx\r\n")}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	at := time.Now()
+	ev := func(k transcripts.Kind, text string) {
+		e.Event(transcripts.Event{Kind: k, Time: at, Text: text}, &out)
+	}
+	// The wrong answer, sent and stored.
+	ev(transcripts.Data, "Subject: answer 1")
+	deliver("answer 1")
+	ev(transcripts.Client, ".")
+	ev(transcripts.Server, "250 2.0.0 Ok: queued")
+	// The right line typed: not yet stored.
+	ev(transcripts.Data, "Subject: answer 8")
+	if step, _ := e.State(); step != 0 {
+		t.Fatalf("the step completed on a line typed but not sent:\n%s", out.String())
+	}
+	deliver("answer 8")
+	ev(transcripts.Client, ".")
+	ev(transcripts.Server, "250 2.0.0 Ok: queued")
+	if !e.Finished() {
+		t.Errorf("not complete once the right answer is stored:\n%s", out.String())
 	}
 }
