@@ -2,13 +2,11 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"net"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/smtpsh/smtpsh/shell"
 	"github.com/smtpsh/smtpsh/transcripts"
@@ -32,28 +30,12 @@ func runReplayCmd(t *testing.T, stdin string, args ...string) (string, error) {
 // profileLab starts the in-process lab with profile and returns its address.
 func profileLab(t *testing.T, profile string) string {
 	t.Helper()
-	ls, err := newLabServer(labOptions{Profile: profile})
+	l, err := startShellLab(profile)
 	if err != nil {
 		t.Fatal(err)
 	}
-	ln, err := labListen("127.0.0.1:0", "--listen")
-	if err != nil {
-		ls.store.Close()
-		t.Fatal(err)
-	}
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		_ = ls.srv.Serve(ln)
-	}()
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		defer cancel()
-		_ = ls.srv.Shutdown(ctx)
-		<-done
-		ls.store.Close()
-	})
-	return ln.Addr().String()
+	t.Cleanup(l.stop)
+	return l.addr
 }
 
 // recordSession records a whole submission, with VRFY and a dot-stuffed

@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
@@ -10,14 +9,12 @@ import (
 	"io"
 	"mime"
 	"mime/multipart"
-	"net"
 	"net/mail"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/smtpsh/smtpsh/internal/lab/store"
 	"github.com/smtpsh/smtpsh/internal/send"
@@ -35,26 +32,16 @@ type sendLab struct {
 // the test ends, as `smtpsh lab` does.
 func startSendLab(t *testing.T, profile string) sendLab {
 	t.Helper()
-	ls, err := newLabServer(labOptions{Profile: profile})
+	l, err := startShellLab(profile)
 	if err != nil {
 		t.Fatal(err)
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	go ls.srv.Serve(ln)
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		defer cancel()
-		ls.srv.Shutdown(ctx)
-		ls.store.Close()
-	})
+	t.Cleanup(l.stop)
 	ca := filepath.Join(t.TempDir(), "lab.pem")
-	if err := os.WriteFile(ca, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: ls.cert.Certificate[0]}), 0o600); err != nil {
+	if err := os.WriteFile(ca, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: l.cert}), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	return sendLab{addr: ln.Addr().String(), ca: ca, store: ls.store}
+	return sendLab{addr: l.addr, ca: ca, store: l.store}
 }
 
 // runSendCmd runs `smtpsh send args…` in-process.

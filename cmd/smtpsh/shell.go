@@ -22,6 +22,7 @@ import (
 	"github.com/smtpsh/smtpsh/internal/config"
 	"github.com/smtpsh/smtpsh/internal/dial"
 	"github.com/smtpsh/smtpsh/internal/lab/selfsigned"
+	"github.com/smtpsh/smtpsh/internal/lab/store"
 	"github.com/smtpsh/smtpsh/internal/render"
 	"github.com/smtpsh/smtpsh/shell"
 )
@@ -385,6 +386,8 @@ func targetAddr(arg string) (string, error) {
 type shellLab struct {
 	addr, port, profile string
 	roots               *x509.CertPool // trusts the lab's certificate, for STARTTLS
+	cert                []byte         // the lab's certificate (DER)
+	store               *store.Store   // what the lab accepted
 	stop                func()
 }
 
@@ -411,7 +414,7 @@ func startShellLab(profile string) (*shellLab, error) {
 	}()
 	_, port, _ := net.SplitHostPort(ln.Addr().String())
 	return &shellLab{
-		addr: ln.Addr().String(), port: port, profile: p.Name, roots: roots,
+		addr: ln.Addr().String(), port: port, profile: p.Name, roots: roots, cert: ls.cert.Certificate[0], store: st,
 		stop: func() {
 			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 			defer cancel()
