@@ -160,6 +160,7 @@ func startPipe(command string) (*pipeConn, error) {
 	// Not CommandContext: the Conn's life, not a dial context, bounds the
 	// program; Close ends it.
 	cmd := exec.Command("/bin/sh", "-c", command)
+	cmd.Env = pipeEnv(os.Environ())
 	eb := &boundedBuffer{max: maxStderr}
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = inR, outW, eb
 	if err := cmd.Start(); err != nil {
@@ -241,4 +242,18 @@ func (w *boundedBuffer) String() string {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	return w.b.String()
+}
+
+// pipeEnv is the environment of a --pipe program: ours without smtpsh's
+// own variables. The program is the server; the client's secrets
+// ($SMTPSH_PASSWORD and $SMTPSH_OAUTH_TOKEN, which :auth and send read)
+// are none of its business.
+func pipeEnv(env []string) []string {
+	out := make([]string, 0, len(env))
+	for _, kv := range env {
+		if !strings.HasPrefix(kv, "SMTPSH_") {
+			out = append(out, kv)
+		}
+	}
+	return out
 }

@@ -183,3 +183,23 @@ func TestPeerPipeSendmail(t *testing.T) {
 		t.Errorf("Close: %v", err)
 	}
 }
+
+// TestDialPipeKeepsSecrets: the --pipe program, the server, does not get
+// the client's $SMTPSH_PASSWORD (or any SMTPSH_ variable); the rest of the
+// environment is passed on.
+func TestDialPipeKeepsSecrets(t *testing.T) {
+	t.Setenv("SMTPSH_PASSWORD", "wonderland")
+	t.Setenv("SMTPSH_OAUTH_TOKEN", "ya29.token")
+	t.Setenv("SMTPSH_TEST_OTHER", "x")
+	t.Setenv("PIPE_TEST_KEPT", "kept")
+	script := `printf '220 [%s][%s][%s]\r\n' "$SMTPSH_PASSWORD$SMTPSH_OAUTH_TOKEN" "$SMTPSH_TEST_OTHER" "$PIPE_TEST_KEPT"; read -r l; printf '221 bye\r\n'`
+	c, err := DialPipe(context.Background(), script, Options{Timeout: 5 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	got := converse(t, c, "QUIT")
+	if len(got) == 0 || got[0] != "220 [][][kept]" {
+		t.Errorf("the program saw %q", got)
+	}
+}
