@@ -13,8 +13,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/smtpsh/smtpsh/shell"
 	"github.com/smtpsh/smtpsh/internal/smtp"
+	"github.com/smtpsh/smtpsh/shell"
 	"github.com/smtpsh/smtpsh/transcripts"
 )
 
